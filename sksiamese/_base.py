@@ -1,0 +1,277 @@
+"""What every sksiamese estimator shares: parameters, fitting and embedding."""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from torch import nn
+
+from ._data import encode_labels, network_input_shape, to_batch, validate_samples
+from ._training import Encoder, EpochLoader, PresetSplit, SampleSet, SiameseNet
+from .losses import LOSSES, TripletLoss, make_loss
+from .mining import MINERS
+from .networks import NETWORKS, build_network
+
+__all__ = ["SiameseBase"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+def resolve_device(device):
+    """Turn ``"auto"`` into ``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use "
+            "device='auto' or 'cpu'."
+        )
+    return device
+
+
+def resolve_optimizer(optimizer):
+    if isinstance(optimizer, str):
+        return OPTIMIZERS[optimizer]
+    return optimizer
+
+
+def stratified_holdout(codes, fraction, rng):
+    """Split sample positions into train and validation, class by class.
+
+    Every class keeps at least two training samples; a class contributes
+    validation samples only when it can spare two or more, so that the
+    validation set holds positive pairs.
+    """
+    train, valid = [], []
+    for c in range(codes.max() + 1):
+        members = rng.permutation(np.flatnonzero(codes == c))
+        n_valid = min(int(round(fraction * len(members))), len(members) - 2)
+        n_valid = n_valid if n_valid >= 2 else 0
+        valid.append(members[:n_valid])
+        train.append(members[n_valid:])
+    train, valid = np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+    if len(np.unique(codes[valid])) < 2:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves fewer than 2 classes with "
+            "2 or more validation samples; raise it, or set it to None when "
+            "classes are this small."
+        )
+    return train, valid
+
+
+class SiameseBase(BaseEstimator):
+    """Parameters and machinery shared by the embedder and the verifier.
+
+    Not meant to be used directly. Subclasses define ``fit`` and call
+    :meth:`_fit_network` and :meth:`_embed`.
+    """
+
+    _parameter_constraints = {
+        "network": [StrOptions({"auto", *NETWORKS}), nn.Module, callable],
+        "network_params": [dict, None],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+        "input_shape": [tuple, list, None],
+        "loss": [StrOptions(set(LOSSES)), nn.Module, type],
+        "margin": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, None, closed="left"),
+        ],
+        "miner": [StrOptions({"random", *MINERS}), callable],
+        "m_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
+        "tuples": [StrOptions({"auto", "pairs", "triplets"})],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    # ---- fitting -----------------------------------------------------------
+
+    def _validate_fit_data(self, X, y):
+        X = validate_samples(self, X, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.fit needs class labels y: pairs and "
+                "triplets are drawn from them."
+            )
+        check_consistent_length(X, y)
+        classes, codes, _ = encode_labels(y)
+        self.classes_ = classes
+        return X, codes
+
+    def _tuples_kind(self):
+        if self.miner != "random":
+            return "batches"
+        if self.tuples != "auto":
+            return self.tuples
+        return "pairs" if self.loss == "contrastive" else "triplets"
+
+    def _make_miner(self):
+        if self.miner == "random":
+            return None
+        if isinstance(self.miner, str):
+            return MINERS[self.miner]()
+        return copy.deepcopy(self.miner)
+
+    def _make_loss(self):
+        loss = make_loss(self.loss, self.margin)
+        if self.miner == "all" and isinstance(loss, TripletLoss):
+            loss.reduction = "nonzero"
+        return loss
+
+    def _build_module(self, rng_seed):
+        net_shape = network_input_shape(self.sample_shape_, self.input_shape)
+        with _seeded(rng_seed):
+            backbone = build_network(
+                self.network, net_shape, self.embedding_dim, self.network_params
+            )
+        return net_shape, Encoder(backbone, normalize=self.normalize)
+
+    def _callbacks(self):
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                        sink=lambda *a: None,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _fit_network(self, X, codes):
+        """Train the encoder on ``X`` with labels ``codes``; set ``net_``."""
+        rs = check_random_state(self.random_state)
+        seeds = rs.randint(0, np.iinfo(np.int32).max, size=4)
+        self.device_ = resolve_device(self.device)
+        net_shape, module = self._build_module(int(seeds[0]))
+        self.network_input_shape_ = net_shape
+        kind, m = self._tuples_kind(), self.m_per_class
+        train_idx, valid = np.arange(len(X)), None
+        fraction = self.validation_fraction
+        if self.early_stopping and fraction is None:
+            fraction = 0.1
+        if fraction is not None:
+            split_rng = np.random.default_rng(int(seeds[1]))
+            train_idx, valid_idx = stratified_holdout(codes, fraction, split_rng)
+            valid = SampleSet(
+                X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m
+            )
+        train = SampleSet(X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m)
+        net = SiameseNet(
+            module=module,
+            criterion=self._make_loss(),
+            miner=self._make_miner(),
+            optimizer=resolve_optimizer(self.optimizer),
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=EpochLoader,
+            iterator_valid=EpochLoader,
+            train_split=PresetSplit(valid) if valid is not None else None,
+            callbacks=self._callbacks(),
+            device=self.device_,
+            verbose=int(self.verbose),
+        )
+        with _seeded(int(seeds[0]), self.device_):
+            net.initialize()
+            net.partial_fit(train, None)
+        net.train_split = None  # hold no reference to the data
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        self.embedding_dim_ = self._output_width()
+        return self
+
+    def _output_width(self):
+        with torch.inference_mode():
+            probe = torch.zeros((2, *self.network_input_shape_), device=self.device_)
+            self.module_.eval()
+            return int(self.module_(probe).shape[1])
+
+    # ---- using the fitted network -----------------------------------------
+
+    @property
+    def module_(self):
+        """The trained ``Encoder`` (``torch.nn.Module``)."""
+        check_is_fitted(self, "net_")
+        return self.net_.module_
+
+    def _embed(self, X, batch_size=None):
+        """Embeddings of validated ``X``, batched, in eval mode, float32."""
+        module = self.module_
+        device = self.net_.device
+        batch_size = batch_size or max(self.batch_size, 256)
+        out = np.empty((len(X), self.embedding_dim_), dtype=np.float32)
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(X), batch_size):
+                    sl = slice(start, start + batch_size)
+                    xb = to_batch(X, sl, self.network_input_shape_, device)
+                    out[sl] = module(xb).float().cpu().numpy()
+        finally:
+            module.train(was_training)
+        return out
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is not None:
+            self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+class _seeded:
+    """Run a block under a private torch RNG state seeded with ``seed``.
+
+    The global RNG state is saved and restored, so fitting never changes
+    the random numbers that the caller's own code sees.
+    """
+
+    def __init__(self, seed, device="cpu"):
+        self.seed = seed
+        cuda = str(device).startswith("cuda")
+        self.devices = [torch.device(device).index or 0] if cuda else []
+
+    def __enter__(self):
+        self._fork = torch.random.fork_rng(devices=self.devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)

@@ -1,0 +1,228 @@
+"""SiameseEmbedder: learn an embedding from class labels."""
+
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import SiameseBase
+from ._data import validate_samples
+
+__all__ = ["SiameseEmbedder"]
+
+
+class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SiameseBase):
+    """Learn an embedding in which samples of the same class are close.
+
+    ``fit(X, y)`` trains a Siamese encoder on pairs or triplets that it draws
+    from the class labels, afresh every epoch, as indices into ``X``;
+    ``transform(X)`` returns the embeddings. The embeddings suit
+    :class:`~sklearn.neighbors.KNeighborsClassifier`, retrieval and
+    verification.
+
+    Parameters
+    ----------
+    network : {"auto", "mlp", "conv"}, torch.nn.Module class, callable or \
+            instance, default="auto"
+        The encoder. ``"auto"`` picks :class:`~sksiamese.networks.MLP` for
+        feature rows and :class:`~sksiamese.networks.ConvNet` for images.
+        Classes and factories receive ``input_shape`` (``(n_features,)`` or
+        ``(channels, height, width)``) and ``embedding_dim`` when their
+        signature accepts them; instances are deep-copied before training.
+    network_params : dict, default=None
+        Extra keyword arguments for the network constructor, for example
+        ``{"hidden": (512, 512), "dropout": 0.2}``.
+    embedding_dim : int, default=64
+        Width of the embedding.
+    normalize : bool, default=True
+        Scale embeddings to unit Euclidean norm, so that distances lie in
+        ``[0, 2]`` and margins have a fixed meaning.
+    input_shape : tuple of int, default=None
+        For 2-D ``X`` only: the image shape of each row, ``(height, width)``
+        or ``(height, width, channels)``, so that the convolutional network
+        applies. ``None`` treats rows as feature vectors.
+    loss : {"triplet", "contrastive"} or torch.nn.Module, default="triplet"
+        ``"triplet"``: ``max(d²(a, p) - d²(a, n) + margin, 0)`` over
+        anchor/positive/negative triplets; ``"contrastive"``: ``d²`` for
+        positive pairs and ``max(margin - d, 0)²`` for negative pairs.
+        A module called as ``loss(embeddings, labels, indices_tuple)``, such
+        as a pytorch-metric-learning loss, is used as is.
+    margin : float or "auto", default="auto"
+        Margin of the loss; ``"auto"`` is 0.2 for triplet and 1.0 for
+        contrastive loss.
+    miner : {"random", "all", "semi_hard", "batch_hard"} or callable, \
+            default="semi_hard"
+        How tuples are chosen. ``"random"`` draws pairs or triplets from the
+        labels before each epoch (offline). The others embed class-balanced
+        batches (``m_per_class`` samples per class) and choose tuples among
+        them (online): every valid triplet, FaceNet's semi-hard triplets, or
+        each anchor's hardest positive and negative. A callable
+        ``miner(embeddings, labels) -> indices_tuple`` (for example a
+        pytorch-metric-learning miner) is used online as is.
+    m_per_class : int, default=4
+        Samples per class in each balanced batch (online miners only).
+    tuples : {"auto", "pairs", "triplets"}, default="auto"
+        What ``miner="random"`` draws: pairs for contrastive loss and
+        triplets otherwise under ``"auto"``.
+    max_epochs : int, default=20
+        Number of passes over the data; each pass draws new tuples in which
+        every training sample is an anchor once.
+    batch_size : int, default=128
+        Pairs or triplets per optimisation step with ``miner="random"``;
+        samples per balanced batch with online miners.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer \
+            class, default="adam"
+        The optimiser.
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty passed to the optimiser.
+    validation_fraction : float, default=None
+        Fraction of each class held out to report ``valid_loss`` per epoch
+        (on tuples drawn once, so epochs compare). ``None``: no hold-out.
+    early_stopping : bool, default=False
+        Stop when ``valid_loss`` has not improved for ``n_iter_no_change``
+        epochs and restore the best weights. Holds out 10% when
+        ``validation_fraction`` is None.
+    n_iter_no_change : int, default=5
+        Patience of early stopping.
+    callbacks : list, default=None
+        skorch callbacks (or ``(name, callback)`` tuples) added to training.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Where to train; ``"auto"`` uses a GPU when one is available.
+    verbose : int, default=0
+        0 is silent; 1 prints a table per epoch and a progress bar.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, tuple sampling, dropout and the
+        validation split. With an int, CPU fits are reproducible. The global
+        random state of numpy and torch is left untouched.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``.
+    n_features_in_ : int
+        Number of values per sample (the product of the sample shape).
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a data frame with string column names.
+    sample_shape_ : tuple of int
+        Shape of one sample of ``X`` as given to ``fit``.
+    network_input_shape_ : tuple of int
+        Shape of one sample as the network sees it.
+    embedding_dim_ : int
+        Width of the embeddings ``transform`` returns.
+    device_ : str
+        Device the network lives on.
+    net_ : skorch.NeuralNet
+        The trained skorch net.
+    module_ : torch.nn.Module
+        The trained encoder (``net_.module_``).
+    history_ : skorch.History
+        Per-epoch ``train_loss`` (and ``valid_loss``), durations, batches.
+    n_iter_ : int
+        Number of epochs run.
+
+    Notes
+    -----
+    Input layout: 2-D arrays are feature rows, 3-D arrays ``(n, height,
+    width)`` grayscale images, 4-D arrays ``(n, height, width, channels)``
+    colour images, channels last. ``uint8`` values are scaled to [0, 1].
+
+    Interrupting ``fit`` with Ctrl-C stops training after the current batch
+    and leaves a fitted estimator with what it has learned.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiameseEmbedder
+    >>> X, y = load_digits(return_X_y=True)
+    >>> emb = SiameseEmbedder(embedding_dim=8, max_epochs=1, random_state=0)
+    >>> emb.fit_transform(X[:200], y[:200]).shape
+    (200, 8)
+    """
+
+    def __init__(
+        self,
+        network="auto",
+        network_params=None,
+        embedding_dim=64,
+        normalize=True,
+        input_shape=None,
+        loss="triplet",
+        margin="auto",
+        miner="semi_hard",
+        m_per_class=4,
+        tuples="auto",
+        max_epochs=20,
+        batch_size=128,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        validation_fraction=None,
+        early_stopping=False,
+        n_iter_no_change=5,
+        callbacks=None,
+        device="auto",
+        verbose=0,
+        random_state=None,
+    ):
+        self.network = network
+        self.network_params = network_params
+        self.embedding_dim = embedding_dim
+        self.normalize = normalize
+        self.input_shape = input_shape
+        self.loss = loss
+        self.margin = margin
+        self.miner = miner
+        self.m_per_class = m_per_class
+        self.tuples = tuples
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the encoder on pairs or triplets drawn from ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, height, \
+                width) or (n_samples, height, width, channels)
+            Training samples.
+        y : array-like of shape (n_samples,)
+            Class labels (ints or strings); at least two classes, each with
+            at least two samples.
+
+        Returns
+        -------
+        self : SiameseEmbedder
+        """
+        X, codes = self._validate_fit_data(X, y)
+        return self._fit_network(X, codes)
+
+    def transform(self, X):
+        """Embed ``X``.
+
+        Parameters
+        ----------
+        X : array-like, laid out as in ``fit``
+            Samples to embed.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, embedding_dim_), float32
+        """
+        check_is_fitted(self, "net_")
+        X = validate_samples(self, X, reset=False)
+        return self._embed(X)
+
+    @property
+    def _n_features_out(self):
+        return self.embedding_dim_

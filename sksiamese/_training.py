@@ -1,0 +1,176 @@
+"""The training engine: index-tuple batches fed to a skorch ``NeuralNet``.
+
+A training set is a view (an index array) into the user's ``X``; each
+epoch its loader draws fresh index tuples from the labels, and each batch
+gathers only the distinct samples those tuples name. Nothing copies ``X``.
+"""
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from torch import nn
+
+from ._data import to_batch
+from .sampling import ClassIndex, balanced_batches, sample_pairs, sample_triplets
+
+__all__ = ["SampleSet", "EpochLoader", "SiameseNet", "Encoder", "PresetSplit"]
+
+
+class Encoder(nn.Module):
+    """The trained network: a backbone, optionally L2-normalised.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        Maps a batch of samples to a batch of embeddings.
+    normalize : bool
+        Whether to scale each embedding to unit Euclidean norm.
+    """
+
+    def __init__(self, backbone, normalize=True):
+        super().__init__()
+        self.backbone = backbone
+        self.normalize = normalize
+
+    def forward(self, x):
+        z = self.backbone(x)
+        if z.ndim != 2:
+            z = z.flatten(1)
+        if self.normalize:
+            z = nn.functional.normalize(z, dim=1)
+        return z
+
+
+class SampleSet(torch.utils.data.Dataset):
+    """A subset of ``(X, y)`` and the rule that turns it into batches.
+
+    Parameters
+    ----------
+    X : ndarray
+        The validated data, never copied.
+    codes : ndarray of int64
+        Class codes of all of ``X``.
+    indices : ndarray of int64
+        Positions of this subset in ``X``.
+    net_shape : tuple of int
+        Shape of one sample as the network sees it.
+    tuples : {"triplets", "pairs", "batches"}
+        What the loader draws from the labels: offline pairs or triplets,
+        or class-balanced batches for an in-batch miner.
+    seed : int
+        Seed of the sampling.
+    fixed : bool
+        Whether every pass draws the same tuples (validation) or fresh ones.
+    """
+
+    def __init__(
+        self, X, codes, indices, net_shape, tuples, seed, fixed=False, m_per_class=4
+    ):
+        self.X = X
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.net_shape = net_shape
+        self.tuples = tuples
+        self.seed = seed
+        self.fixed = fixed
+        self.m_per_class = m_per_class
+        _, local = np.unique(codes[self.indices], return_inverse=True)
+        self.codes = local.astype(np.int64)
+        self.class_index = ClassIndex(self.codes)
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.fetch(np.atleast_1d(i))[0][0]
+
+    def rng(self):
+        """The generator for one pass: fresh each time unless ``fixed``."""
+        return np.random.default_rng(self.seed) if self.fixed else self._rng
+
+    def batches(self, batch_size):
+        """Iterate over the batches of one pass."""
+        rng = self.rng()
+        if self.tuples == "batches":
+            for local in balanced_batches(
+                self.class_index, rng, self.m_per_class, batch_size
+            ):
+                xb, labels = self.fetch(local)
+                yield xb, (labels, None)
+            return
+        if self.tuples == "pairs":
+            tuples, same = sample_pairs(self.class_index, rng)
+        else:
+            tuples, same = sample_triplets(self.class_index, rng), None
+        for start in range(0, len(tuples), batch_size):
+            stop = start + batch_size
+            part = None if same is None else same[start:stop]
+            yield self.batch(tuples[start:stop], part)
+
+    def fetch(self, local):
+        """Images and labels of subset positions ``local``."""
+        xb = to_batch(self.X, self.indices[local], self.net_shape)
+        return xb, torch.from_numpy(self.codes[local])
+
+    def batch(self, tuples, same):
+        """One batch: distinct samples, their labels and local index tuples."""
+        uniq, inv = np.unique(tuples, return_inverse=True)
+        inv = torch.from_numpy(inv.reshape(tuples.shape))
+        xb, labels = self.fetch(uniq)
+        if same is None:
+            idx = (inv[:, 0], inv[:, 1], inv[:, 2])
+        else:
+            same = torch.from_numpy(same).bool()
+            pos, neg = inv[same], inv[~same]
+            idx = (pos[:, 0], pos[:, 1], neg[:, 0], neg[:, 1])
+        return xb, (labels, idx)
+
+
+class EpochLoader:
+    """Iterates over the batches of one epoch of a :class:`SampleSet`.
+
+    Parameters
+    ----------
+    dataset : SampleSet
+    batch_size : int
+        Pairs or triplets per batch, or samples per balanced batch.
+    """
+
+    def __init__(self, dataset, batch_size):
+        self.dataset = dataset
+        self.batch_size = batch_size
+
+    def __iter__(self):
+        return self.dataset.batches(self.batch_size)
+
+
+class PresetSplit:
+    """A skorch ``train_split`` that returns a validation set made in advance."""
+
+    def __init__(self, valid):
+        self.valid = valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid
+
+
+class SiameseNet(NeuralNet):
+    """A skorch net whose targets are ``(labels, index_tuples)``.
+
+    ``get_loss`` calls the criterion as ``criterion(embeddings, labels,
+    indices_tuple)``; when a batch carries no tuples and a ``miner`` is set,
+    the miner chooses them from the batch's embeddings.
+    """
+
+    def __init__(self, *args, miner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.miner = miner
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        labels, tuples = y_true
+        labels = labels.to(y_pred.device)
+        if tuples is None and self.miner is not None:
+            tuples = self.miner(y_pred, labels)
+        elif tuples is not None:
+            tuples = tuple(t.to(y_pred.device) for t in tuples)
+        return self.criterion_(y_pred, labels, tuples)

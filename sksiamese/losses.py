@@ -1,0 +1,161 @@
+"""Losses over embeddings and index tuples.
+
+Every loss is a ``torch.nn.Module`` called as ``loss(embeddings, labels,
+indices_tuple=None)``, the convention of pytorch-metric-learning, whose loss
+objects can therefore be used in their place. ``indices_tuple`` holds
+``(a, p, n)`` triplets or ``(a1, p, a2, n)`` pairs of row indices into
+``embeddings``; when it is ``None``, every valid tuple of the batch is used.
+
+Examples
+--------
+>>> import torch
+>>> from sksiamese.losses import TripletLoss
+>>> emb = torch.tensor([[0.0, 0.0], [0.1, 0.0], [1.0, 0.0]])
+>>> loss = TripletLoss(margin=0.2)
+>>> float(loss(emb, torch.tensor([0, 0, 1]), (torch.tensor([0]), torch.tensor([1]),
+...                                          torch.tensor([2]))))
+0.0
+"""
+
+import torch
+from torch import nn
+
+from .mining import all_pairs, all_triplets, squared_distances
+
+__all__ = ["ContrastiveLoss", "TripletLoss", "make_loss", "LOSSES"]
+
+
+def _as_triplets(indices_tuple, labels):
+    if indices_tuple is None:
+        return all_triplets(labels)
+    if len(indices_tuple) == 3:
+        return indices_tuple
+    raise ValueError(
+        "TripletLoss needs (anchor, positive, negative) index tuples; got a "
+        f"tuple of {len(indices_tuple)} arrays."
+    )
+
+
+def _as_pairs(indices_tuple, labels):
+    if indices_tuple is None:
+        return all_pairs(labels)
+    if len(indices_tuple) == 4:
+        return indices_tuple
+    if len(indices_tuple) == 3:  # a triplet holds one positive and one negative
+        a, p, n = indices_tuple
+        return a, p, a, n
+    raise ValueError(
+        "ContrastiveLoss needs (a1, p, a2, n) or (a, p, n) index tuples; got "
+        f"a tuple of {len(indices_tuple)} arrays."
+    )
+
+
+def _sq_dist(x, i, j):
+    """Squared distances of rows ``i`` and ``j`` of ``x``.
+
+    Many tuples share rows, so the batch's distance matrix is computed once
+    and gathered: cheaper, in time and in backward, than gathering rows.
+    """
+    if len(i) > len(x):
+        return squared_distances(x)[i, j]
+    diff = x[i] - x[j]
+    return (diff * diff).sum(-1)
+
+
+def _reduce(losses, reduction):
+    if losses.numel() == 0:
+        return losses.sum()
+    if reduction == "nonzero":
+        nonzero = losses > 0
+        return losses[nonzero].mean() if nonzero.any() else losses.sum()
+    return losses.mean()
+
+
+class TripletLoss(nn.Module):
+    """Triplet margin loss on squared Euclidean distances.
+
+    ``mean(max(d2(a, p) - d2(a, n) + margin, 0))``, the loss of FaceNet and of
+    the triplet tutorials this package replaces.
+
+    Parameters
+    ----------
+    margin : float, default=0.2
+        Required gap between negative and positive squared distances.
+    reduction : {"mean", "nonzero"}, default="mean"
+        Average over all triplets, or over those with a positive loss only
+        (useful with many easy triplets, as from batch-all mining).
+    """
+
+    def __init__(self, margin=0.2, reduction="mean"):
+        super().__init__()
+        self.margin = margin
+        self.reduction = reduction
+
+    def forward(self, embeddings, labels, indices_tuple=None):
+        a, p, n = _as_triplets(indices_tuple, labels)
+        d_ap = _sq_dist(embeddings, a, p)
+        d_an = _sq_dist(embeddings, a, n)
+        return _reduce(torch.relu(d_ap - d_an + self.margin), self.reduction)
+
+
+class ContrastiveLoss(nn.Module):
+    """Contrastive loss of Hadsell, Chopra and LeCun (2006).
+
+    ``d^2`` for positive pairs and ``max(margin - d, 0)^2`` for negative
+    pairs, averaged over all pairs, where ``d`` is the Euclidean distance.
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        Distance beyond which negative pairs cost nothing.
+    eps : float, default=1e-9
+        Added under the square root so the gradient at ``d = 0`` is finite.
+    """
+
+    def __init__(self, margin=1.0, eps=1e-9):
+        super().__init__()
+        self.margin = margin
+        self.eps = eps
+
+    def forward(self, embeddings, labels, indices_tuple=None):
+        a1, p, a2, n = _as_pairs(indices_tuple, labels)
+        pos = _sq_dist(embeddings, a1, p)
+        d_neg = torch.sqrt(_sq_dist(embeddings, a2, n) + self.eps)
+        neg = torch.relu(self.margin - d_neg) ** 2
+        losses = torch.cat([pos, neg])
+        return _reduce(losses, "mean")
+
+
+#: Losses available by name, with their default margin.
+LOSSES = {"triplet": (TripletLoss, 0.2), "contrastive": (ContrastiveLoss, 1.0)}
+
+
+def make_loss(loss, margin="auto"):
+    """Build the loss module described by a ``loss`` parameter.
+
+    Parameters
+    ----------
+    loss : str, torch.nn.Module or type
+        A name from :data:`LOSSES`, a loss instance (used as is, for example
+        a pytorch-metric-learning loss) or a loss class (built with
+        ``margin`` when it is not ``"auto"``).
+    margin : float or "auto", default="auto"
+        Margin for named losses; ``"auto"`` takes the loss's default.
+
+    Returns
+    -------
+    loss : torch.nn.Module
+    """
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(
+                f"Unknown loss {loss!r}; choose one of {sorted(LOSSES)} or pass "
+                "a loss module."
+            )
+        cls, default = LOSSES[loss]
+        return cls(margin=default if margin == "auto" else margin)
+    if isinstance(loss, nn.Module):
+        return loss
+    if isinstance(loss, type) and issubclass(loss, nn.Module):
+        return loss() if margin == "auto" else loss(margin=margin)
+    raise ValueError(f"loss must be a name or a torch.nn.Module; got {loss!r}.")

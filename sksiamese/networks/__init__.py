@@ -1,0 +1,92 @@
+"""Encoder networks and the rule that turns a ``network`` parameter into one.
+
+``network`` may be a registered name (see :data:`NETWORKS`), ``"auto"``
+(:class:`MLP` for feature rows, :class:`ConvNet` for images), a
+``torch.nn.Module`` subclass or factory, or a ``torch.nn.Module`` instance.
+Classes and factories receive ``input_shape`` and ``embedding_dim`` when
+their signature accepts them, plus ``network_params``; instances are copied,
+so the estimator's parameter is never trained in place.
+"""
+
+import copy
+import inspect
+
+from torch import nn
+
+from .conv import ConvNet
+from .mlp import MLP
+
+__all__ = ["MLP", "ConvNet", "NETWORKS", "build_network"]
+
+#: Networks available by name.
+NETWORKS = {"mlp": MLP, "conv": ConvNet}
+
+
+def _accepted(factory, kwargs):
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return kwargs
+    params = sig.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in sig.parameters}
+
+
+def build_network(network, input_shape, embedding_dim, network_params=None):
+    """Build the encoder described by ``network``.
+
+    Parameters
+    ----------
+    network : str, type, callable or torch.nn.Module
+        See the module docstring.
+    input_shape : tuple of int
+        ``(n_features,)`` or ``(channels, height, width)``.
+    embedding_dim : int
+        Requested output width.
+    network_params : dict, default=None
+        Extra keyword arguments for the network constructor.
+
+    Returns
+    -------
+    module : torch.nn.Module
+    """
+    params = dict(network_params or {})
+    if isinstance(network, nn.Module):
+        if params:
+            raise ValueError(
+                "network_params cannot be applied to a network instance; pass "
+                "the network class or a factory instead."
+            )
+        return copy.deepcopy(network)
+    if isinstance(network, str):
+        name = network
+        if name == "auto":
+            name = "mlp" if len(input_shape) == 1 else "conv"
+        if name not in NETWORKS:
+            raise ValueError(
+                f"Unknown network {network!r}; choose one of "
+                f"{sorted(['auto', *NETWORKS])}, a torch.nn.Module class or "
+                "instance, or a callable returning one."
+            )
+        network = NETWORKS[name]
+        if name == "mlp" or network is MLP:
+            pass
+        elif len(input_shape) != 3:
+            raise ValueError(
+                f"network={name!r} needs images, but samples are feature rows "
+                f"of shape {input_shape}. Pass images, or set input_shape="
+                "(height, width) or (height, width, channels)."
+            )
+    if not callable(network):
+        raise ValueError(
+            f"network must be a name, a torch.nn.Module or a callable; got {network!r}."
+        )
+    base = {"input_shape": tuple(input_shape), "embedding_dim": embedding_dim}
+    module = network(**_accepted(network, base), **params)
+    if not isinstance(module, nn.Module):
+        raise ValueError(
+            f"network factory {network!r} returned {type(module).__name__}, "
+            "not a torch.nn.Module."
+        )
+    return module

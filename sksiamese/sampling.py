@@ -1,0 +1,191 @@
+"""Class labels to index tuples: pairs and triplets.
+
+Samplers return integer indices into ``X``, never images. Every function takes
+a ``numpy.random.Generator`` so that a single ``random_state`` drives all the
+randomness of a fit.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sksiamese.sampling import sample_triplets
+>>> y = np.array([0, 0, 1, 1, 2, 2])
+>>> triplets = sample_triplets(y, np.random.default_rng(0))
+>>> triplets.shape
+(6, 3)
+>>> bool(np.all(y[triplets[:, 0]] == y[triplets[:, 1]]))
+True
+>>> bool(np.all(y[triplets[:, 0]] != y[triplets[:, 2]]))
+True
+"""
+
+import numpy as np
+
+__all__ = ["ClassIndex", "sample_pairs", "sample_triplets", "balanced_batches"]
+
+
+class ClassIndex:
+    """Sample positions grouped by class, for vectorised sampling.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Integer class codes ``0..n_classes-1``.
+    """
+
+    def __init__(self, y):
+        y = np.asarray(y, dtype=np.int64)
+        self.y = y
+        self.order = np.argsort(y, kind="stable")
+        self.counts = np.bincount(y)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        # rank of each sample within its class, in ``order``
+        self.rank = np.empty_like(y)
+        self.rank[self.order] = np.arange(len(y)) - self.starts[y[self.order]]
+        self.n_classes = len(self.counts)
+
+    def positives(self, anchors, rng):
+        """One other sample of the same class for each anchor, uniformly."""
+        c = self.y[anchors]
+        r = rng.integers(0, self.counts[c] - 1)
+        r = r + (r >= self.rank[anchors])  # skip the anchor itself
+        return self.order[self.starts[c] + r]
+
+    def negatives(self, anchors, rng):
+        """One sample of another class for each anchor.
+
+        The other class is drawn uniformly among the remaining classes, then
+        the sample uniformly within it, so small classes are not starved.
+        """
+        c = self.y[anchors]
+        other = (c + rng.integers(1, self.n_classes, size=len(anchors))) % (
+            self.n_classes
+        )
+        r = rng.integers(0, self.counts[other])
+        return self.order[self.starts[other] + r]
+
+    def valid(self, anchors):
+        """Anchors whose class has another sample and which have negatives."""
+        keep = self.counts[self.y[anchors]] >= 2
+        return anchors[keep] if self.n_classes >= 2 else anchors[:0]
+
+
+def _anchors(class_index, rng, n_anchors=None):
+    idx = np.arange(len(class_index.y))
+    if n_anchors is None:
+        anchors = rng.permutation(idx)
+    else:
+        anchors = rng.choice(idx, size=n_anchors, replace=True)
+    return class_index.valid(anchors)
+
+
+def sample_triplets(y, rng, n_triplets=None):
+    """Draw (anchor, positive, negative) index triplets.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or ClassIndex
+        Integer class codes.
+    rng : numpy.random.Generator
+        Source of randomness.
+    n_triplets : int, default=None
+        Number of triplets. By default every sample is the anchor of exactly
+        one triplet, in random order, so an epoch sees every sample.
+
+    Returns
+    -------
+    triplets : ndarray of shape (n_triplets, 3), dtype int64
+    """
+    ci = y if isinstance(y, ClassIndex) else ClassIndex(y)
+    a = _anchors(ci, rng, n_triplets)
+    return np.stack([a, ci.positives(a, rng), ci.negatives(a, rng)], axis=1)
+
+
+def sample_pairs(y, rng, n_pairs=None):
+    """Draw labelled pairs, half of them positive.
+
+    Each anchor gets one positive and one negative partner, so positives and
+    negatives are exactly balanced.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or ClassIndex
+        Integer class codes.
+    rng : numpy.random.Generator
+        Source of randomness.
+    n_pairs : int, default=None
+        Number of pairs (rounded down to an even number). By default each
+        sample anchors one positive and one negative pair.
+
+    Returns
+    -------
+    pairs : ndarray of shape (n_pairs, 2), dtype int64
+    same : ndarray of shape (n_pairs,), dtype int64
+        1 where both samples have the same class, 0 otherwise.
+    """
+    ci = y if isinstance(y, ClassIndex) else ClassIndex(y)
+    a = _anchors(ci, rng, None if n_pairs is None else n_pairs // 2)
+    p, n = ci.positives(a, rng), ci.negatives(a, rng)
+    pairs = np.empty((2 * len(a), 2), dtype=np.int64)
+    pairs[0::2, 0], pairs[0::2, 1] = a, p
+    pairs[1::2, 0], pairs[1::2, 1] = a, n
+    same = np.tile(np.array([1, 0], dtype=np.int64), len(a))
+    return pairs, same
+
+
+def balanced_batches(y, rng, m_per_class=4, batch_size=128):
+    """Split an epoch into class-balanced batches of ``m_per_class`` per class.
+
+    Each class's samples are shuffled and cut into groups of
+    ``m_per_class`` (the last group is topped up with other samples of the
+    same class); the groups are shuffled and packed into batches of
+    ``batch_size // m_per_class`` groups. Every sample appears in every
+    epoch, so unlike samplers that draw classes with replacement, nothing
+    is left out and small classes are not repeated more than needed.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or ClassIndex
+        Integer class codes.
+    rng : numpy.random.Generator
+        Source of randomness.
+    m_per_class : int, default=4
+        Samples per class in a batch (at least 2, so that every sample has
+        a positive partner).
+    batch_size : int, default=128
+        Samples per batch, rounded down to a multiple of ``m_per_class``
+        (at least two groups).
+
+    Returns
+    -------
+    batches : list of ndarray of int64
+        Sample indices of each batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.repeat([0, 1, 2, 3], 4)
+    >>> batches = balanced_batches(y, np.random.default_rng(0), 2, 4)
+    >>> len(batches), sorted(np.concatenate(batches).tolist()) == list(range(16))
+    (4, True)
+    """
+    ci = y if isinstance(y, ClassIndex) else ClassIndex(y)
+    m = int(m_per_class)
+    groups = []
+    for c in range(ci.n_classes):
+        members = ci.order[ci.starts[c] : ci.starts[c] + ci.counts[c]]
+        if len(members) < 2:
+            continue
+        members = rng.permutation(members)
+        size = min(m, len(members))
+        short = -len(members) % size
+        if short:
+            rest = np.setdiff1d(members, members[-(len(members) % size) :])
+            extra = rng.choice(rest, size=short, replace=len(rest) < short)
+            members = np.concatenate([members, extra])
+        groups.extend(members.reshape(-1, size))
+    order = rng.permutation(len(groups))
+    per_batch = max(2, batch_size // m)
+    return [
+        np.concatenate([groups[g] for g in order[i : i + per_batch]])
+        for i in range(0, len(order), per_batch)
+    ]
