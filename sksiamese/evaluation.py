@@ -56,9 +56,9 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
     shape as the fitted ones and equal values up to floating-point noise
     (``np.allclose`` with its default tolerances; a transformer's
     ``fit_transform`` and ``transform`` of the same data can differ in the
-    last bits). Any other embeddings are searched against the whole gallery. ``predict`` and
-    ``kneighbors`` follow scikit-learn: only ``kneighbors()`` without
-    embeddings leaves each gallery item out of its own neighbours.
+    last bits). Any other embeddings are searched against the whole gallery.
+    ``predict`` and ``kneighbors`` follow scikit-learn: only ``kneighbors()``
+    without embeddings leaves each gallery item out of its own neighbours.
 
     Parameters
     ----------
