@@ -23,8 +23,8 @@ from .metrics import (
     _check_labels,
     _check_positive_int,
     _encode,
-    _iter_knn,
     _knn_arrays,
+    _rank_candidates,
     _scores,
 )
 
@@ -551,17 +551,18 @@ default=None
 
 
 def _episode_accuracy(embeddings, codes, support, query, metric):
-    """Fraction of ``query`` rows whose nearest ``support`` row shares the code."""
-    correct = 0
-    for chunk, _, idx in _iter_knn(
-        embeddings,
+    """Fraction of ``query`` rows whose nearest ``support`` row shares the code.
+
+    Every query is compared with every support (episodes are small), with
+    the same exact distances and tie rule as the retrieval metrics.
+    """
+    candidates = np.broadcast_to(np.arange(len(support)), (len(query), len(support)))
+    nearest, _ = _rank_candidates(
+        embeddings[query],
         embeddings[support],
-        query,
+        np.ascontiguousarray(candidates),
+        np.ones(candidates.shape, dtype=bool),
+        metric,
         1,
-        metric=metric,
-        self_index=None,
-        backend="brute",
-        chunk_size=None,
-    ):
-        correct += int((codes[support][idx[:, 0]] == codes[chunk]).sum())
-    return correct / len(query)
+    )
+    return float(np.mean(codes[support][nearest[:, 0]] == codes[query]))

@@ -18,9 +18,12 @@ Conventions shared by every retrieval metric in this module:
   recall, R-precision or MAP@R; they are left out of *every* metric, as in
   pytorch-metric-learning's ``AccuracyCalculator``. When no query has a
   relevant item, metrics are ``nan`` and a warning is raised.
-* **Ties.** Gallery items at equal distance are ranked by gallery index
-  (lower index first). This is the order faiss's exact indexes return and
-  it does not depend on chunking or on the number of threads.
+* **Ties and precision.** The final ranking uses distances computed pair
+  by pair in float64 (from differences, so duplicates are at distance 0)
+  and compared after rounding to float32: items at equal distance, to
+  float32 precision, are ranked by gallery index, lower first. This is the
+  order faiss's flat indexes give exact ties. Rankings do not depend on
+  chunking, threads or BLAS.
 * **Memory.** Distances are computed for chunks of queries and only the
   top ``k`` (or top R, for R-based metrics) neighbours of each query are
   kept, so memory grows with ``chunk_size * n_gallery``, never with
@@ -91,13 +94,16 @@ default=None
         themselves (same embeddings, same labels); query ``i`` then skips
         gallery row ``i``. Ignored when ``gallery_embeddings`` is None.
     backend : {"auto", "brute", "faiss"}, default="auto"
-        Nearest-neighbour search. ``"brute"`` computes exact distances with
-        torch, chunk by chunk. ``"faiss"`` uses faiss's exact flat index
-        (float32). ``"auto"`` uses faiss when it is installed and there are
-        at least 10**9 query-gallery pairs, brute force otherwise.
+        Nearest-neighbour search. ``"brute"``: float32 matrix products with
+        torch select candidates, widened by a rigorous rounding-error bound,
+        which are then ranked exactly. ``"faiss"``: faiss's flat index
+        selects the neighbours in float32, which are then ranked exactly; a
+        near-tie at the cut-off may go either way. ``"auto"`` uses faiss
+        when it is installed and there are at least 10**9 query-gallery
+        pairs, brute force otherwise.
     chunk_size : int, default=None
-        Number of queries whose distances are computed at once. ``None``
-        picks it so that one chunk of distances takes about 256 MiB."""
+        Number of queries searched at once. ``None`` picks it so that a
+        chunk takes about 256 MiB of working memory."""
 
 
 def _fill_doc(func):
@@ -235,136 +241,179 @@ def _resolve_backend(backend, n_queries, n_gallery):
     return "brute"
 
 
-def _normalize_rows(matrix):
-    """L2-normalise rows of a tensor; all-zero rows stay zero."""
-    norms = torch.linalg.vector_norm(matrix, dim=1, keepdim=True)
-    return matrix / torch.clamp(norms, min=torch.finfo(matrix.dtype).tiny)
+def _exact_distances(query, gallery, indices, metric):
+    """Distances from each query row to the gallery rows in ``indices``.
+
+    Computed pair by pair in float64 from differences (not by expanding the
+    square), so a duplicate of a query is at distance exactly 0 and each
+    value depends only on its two vectors. Euclidean distances are returned
+    squared.
+    """
+    query = np.asarray(query, dtype=np.float64)
+    if metric == "cosine":
+        query = _unit_rows(query)
+    distances = np.empty(indices.shape, dtype=np.float64)
+    for j in range(indices.shape[1]):
+        neighbours = np.asarray(gallery[indices[:, j]], dtype=np.float64)
+        if metric == "cosine":
+            similarity = np.sum(query * _unit_rows(neighbours), axis=1)
+            distances[:, j] = np.clip(1.0 - similarity, 0.0, 2.0)
+        else:
+            distances[:, j] = np.sum((query - neighbours) ** 2, axis=1)
+    return distances
 
 
-def _sort_rows(keys, indices):
-    """Sort each row by key, then by gallery index (numpy arrays)."""
-    order = np.lexsort((indices, keys), axis=1)
-    return np.take_along_axis(keys, order, 1), np.take_along_axis(indices, order, 1)
+def _unit_rows(matrix):
+    """Rows scaled to unit L2 norm; all-zero rows stay zero."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, _TINY)
+
+
+def _rank_candidates(query, gallery, indices, valid, metric, n_neighbors):
+    """Keep the ``n_neighbors`` best candidates of each row, exactly ranked.
+
+    Candidates are ranked by their exact distance rounded to float32, then
+    by gallery index; ``valid`` masks out candidates that must not be kept.
+    Returns ``(indices, exact_distances)``.
+    """
+    exact = _exact_distances(query, gallery, indices, metric)
+    rank = np.where(valid, exact.astype(np.float32), np.float32(np.inf))
+    order = np.lexsort((indices, rank), axis=1)[:, :n_neighbors]
+    return np.take_along_axis(indices, order, 1), np.take_along_axis(exact, order, 1)
 
 
 class _BruteSearcher:
-    """Exact search with torch.
+    """Exact search with torch: float32 candidates, float64 ranking.
 
-    Distances are computed in float64, then rounded to float32 to rank the
-    gallery: distances equal to float32 precision count as ties and are
-    ranked by index, whatever the chunking.
+    Distances are first computed for the whole chunk in float32 with one
+    matrix product. Every gallery item that may be among the
+    ``n_neighbors`` nearest despite float32 rounding (by a worst-case error
+    bound) is then ranked by its exact distance (:func:`_exact_distances`)
+    rounded to float32, ties going to the lower gallery index. Results
+    therefore do not depend on chunking, threads or BLAS.
     """
 
     def __init__(self, gallery, metric):
         self.metric = metric
-        g = torch.from_numpy(np.array(gallery, dtype=np.float64, order="C"))
+        self.gallery = gallery
+        g = np.asarray(gallery, dtype=np.float64)
         if metric == "cosine":
-            g = _normalize_rows(g)
+            self._shift = None
+            g = _unit_rows(g)
         else:
-            self._g_sq = (g * g).sum(dim=1)[None, :]
-        self._gt = g.T
+            # Distances do not change by translation; centring reduces the
+            # norms, hence the float32 error.
+            self._shift = g.mean(axis=0)
+            g = g - self._shift
+        self._g_max = float(np.linalg.norm(g, axis=1).max(initial=0.0))
+        g32 = torch.from_numpy(g.astype(np.float32))
+        if metric == "cosine":
+            self._offset = torch.zeros((1, g.shape[0]), dtype=torch.float32)
+        else:
+            self._offset = 0.5 * (g32 * g32).sum(dim=1)[None, :]
+        self._gt = g32.T
+        # Worst-case relative error of a float32 dot product of length d,
+        # plus the rounding of inputs and sums, with a safety factor of 2.
+        self._error_factor = 2.0 * (g.shape[1] + 8) * 2.0**-24
+        self._buffer = torch.empty(0)
 
-    def _exact(self, q):
-        """Cosine distances, or squared Euclidean distances, in float64."""
+    def chunk_rows(self, n_gallery, n_neighbors):
+        """Queries per chunk keeping one chunk's working memory near 256 MiB."""
+        return max(1, _CHUNK_BYTES // (5 * n_gallery + 64 * n_neighbors))
+
+    def _approximate(self, query):
+        """Float32 ranking keys, offsets to distances and error bounds.
+
+        For row ``i``, ``2 * keys[i] + offset[i]`` approximates the squared
+        Euclidean distance (or ``keys[i] + offset[i]`` the cosine distance)
+        within ``error[i]``.
+        """
+        q = np.asarray(query, dtype=np.float64)
+        q = _unit_rows(q) if self.metric == "cosine" else q - self._shift
+        q_norm = np.linalg.norm(q, axis=1)
+        error = self._error_factor * (q_norm + self._g_max) ** 2
+        n_rows, n_gallery = q.shape[0], self._gt.shape[1]
+        if self._buffer.numel() < n_rows * n_gallery:
+            self._buffer = torch.empty(n_rows * n_gallery, dtype=torch.float32)
+        keys = self._buffer[: n_rows * n_gallery].view(n_rows, n_gallery)
+        q32 = torch.from_numpy(q.astype(np.float32))
+        # keys = |g|^2 / 2 - q.g: half the squared distance minus |q|^2 / 2,
+        # or minus the cosine similarity.
+        torch.addmm(self._offset, q32, self._gt, beta=1, alpha=-1, out=keys)
         if self.metric == "cosine":
-            similarity = _normalize_rows(q) @ self._gt
-            return torch.clamp_(1.0 - similarity, 0.0, 2.0)
-        squared = torch.addmm(self._g_sq, q, self._gt, beta=1, alpha=-2)
-        squared += (q * q).sum(dim=1, keepdim=True)
-        return torch.clamp_(squared, min=0.0)
+            return keys, np.ones(n_rows), 1.0, error
+        return keys, q_norm**2, 2.0, error
 
     def search(self, query, n_neighbors, self_cols):
-        q = torch.from_numpy(np.array(query, dtype=np.float64))
-        keys = self._exact(q).float()
+        keys, offset, scale, error = self._approximate(query)
         n_rows, n_gallery = keys.shape
         if self_cols is not None:
             keys[torch.arange(n_rows), torch.from_numpy(self_cols)] = torch.inf
-        n_top = min(n_neighbors + 1, n_gallery)
+        n_avail = n_gallery - (self_cols is not None)
+        n_top = min(n_neighbors + 8, n_avail)
         vals, idx = torch.topk(keys, n_top, dim=1, largest=False, sorted=True)
-        vals, idx = vals.numpy(), idx.numpy()
-        if n_top > n_neighbors:
-            boundary = vals[:, n_neighbors] == vals[:, n_neighbors - 1]
-            vals, idx = vals[:, :n_neighbors].copy(), idx[:, :n_neighbors].copy()
-            for row in np.flatnonzero(boundary):
-                vals[row], idx[row] = _lowest_index_ties(
-                    keys[row].numpy(), vals[row, -1], n_neighbors
-                )
-        return _sort_rows(vals, idx)[1]
-
-
-def _lowest_index_ties(row_keys, kth_value, n_neighbors):
-    """Top ``n_neighbors`` of a row, ties at the boundary taken by lowest index."""
-    candidates = np.flatnonzero(row_keys <= kth_value)
-    order = np.lexsort((candidates, row_keys[candidates]))[:n_neighbors]
-    return row_keys[candidates[order]], candidates[order]
+        # Items past `limit` are farther than the n_neighbors-th nearest by
+        # more than float32 resolution, whatever the rounding.
+        kth = scale * vals[:, n_neighbors - 1].numpy().astype(np.float64) + offset
+        slack = 2.0 * error
+        limit = kth + slack + 2.0**-20 * (np.abs(kth) + slack)
+        limit = (limit - offset) / scale
+        limit = torch.from_numpy(np.nextafter(limit.astype(np.float32), np.inf))
+        while n_top < n_avail and bool((vals[:, -1] <= limit).any()):
+            n_top = min(2 * n_top, n_avail)
+            vals, idx = torch.topk(keys, n_top, dim=1, largest=False, sorted=True)
+        valid = (vals <= limit[:, None]).numpy()
+        return _rank_candidates(
+            query, self.gallery, idx.numpy(), valid, self.metric, n_neighbors
+        )
 
 
 class _FaissSearcher:
-    """Exact search with a faiss flat index (float32)."""
+    """Search with a faiss flat index (float32 distances).
+
+    The neighbours faiss returns are re-ranked by exact distance like the
+    brute-force ones, but which items make the cut is decided by faiss's
+    float32 distances.
+    """
 
     def __init__(self, gallery, metric):
         faiss = _import_faiss()
         self.metric = metric
-        g = np.array(gallery, dtype=np.float32, order="C")
+        self.gallery = gallery
+        g = np.asarray(gallery, dtype=np.float64)
         if metric == "cosine":
-            g = self._normalize(g)
+            g = _unit_rows(g)
             self._index = faiss.IndexFlatIP(g.shape[1])
         else:
             self._index = faiss.IndexFlatL2(g.shape[1])
-        self._index.add(g)
+        self._index.add(np.ascontiguousarray(g, dtype=np.float32))
 
-    @staticmethod
-    def _normalize(x):
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.maximum(norms, np.finfo(np.float32).tiny)
+    def chunk_rows(self, n_gallery, n_neighbors):
+        """Queries per faiss call (faiss is slow on small batches)."""
+        return max(1, _CHUNK_BYTES // (64 * n_neighbors))
 
     def search(self, query, n_neighbors, self_cols):
-        q = np.array(query, dtype=np.float32, order="C")
+        q = np.asarray(query, dtype=np.float64)
         if self.metric == "cosine":
-            q = self._normalize(q)
+            q = _unit_rows(q)
         n_search = n_neighbors + (self_cols is not None)
-        raw, idx = self._index.search(q, min(n_search, self._index.ntotal))
-        keys = -raw if self.metric == "cosine" else raw
+        _, idx = self._index.search(
+            np.ascontiguousarray(q, dtype=np.float32),
+            min(n_search, self._index.ntotal),
+        )
         if self_cols is not None:
-            keys, idx = _drop_self(keys, idx, self_cols)
-        return _sort_rows(keys, idx.astype(np.int64))[1]
+            idx = _drop_self(idx, self_cols)
+        valid = np.ones(idx.shape, dtype=bool)
+        return _rank_candidates(
+            query, self.gallery, idx.astype(np.int64), valid, self.metric, n_neighbors
+        )
 
 
-def _drop_self(keys, idx, self_cols):
+def _drop_self(idx, self_cols):
     """Remove each row's own index, or its last column when absent."""
     is_self = idx == self_cols[:, None]
     is_self[~is_self.any(axis=1), -1] = True
-    shape = (idx.shape[0], idx.shape[1] - 1)
-    return keys[~is_self].reshape(shape), idx[~is_self].reshape(shape)
-
-
-def _pair_distances(query, gallery, indices, metric):
-    """Distances from each query row to the gallery rows in ``indices``.
-
-    Computed from differences in float64 (not by expanding the square), so
-    a duplicate of a query is at distance exactly 0.
-    """
-    query = np.asarray(query, dtype=np.float64)
-    distances = np.empty(indices.shape, dtype=np.float64)
-    if metric == "cosine":
-        query = query / np.maximum(np.linalg.norm(query, axis=1, keepdims=True), _TINY)
-    for j in range(indices.shape[1]):
-        neighbours = np.asarray(gallery[indices[:, j]], dtype=np.float64)
-        if metric == "cosine":
-            norms = np.linalg.norm(neighbours, axis=1, keepdims=True)
-            neighbours = neighbours / np.maximum(norms, _TINY)
-            distances[:, j] = np.clip(1.0 - (query * neighbours).sum(axis=1), 0, 2)
-        else:
-            distances[:, j] = np.linalg.norm(query - neighbours, axis=1)
-    return distances
-
-
-def _auto_chunk_size(n_gallery, n_neighbors):
-    """Queries per chunk so that one chunk's distances take about 256 MiB."""
-    # float64 distances + float32 ranking keys per gallery item, plus the
-    # kept neighbours (keys, indices, relevance).
-    row_bytes = 12 * n_gallery + 24 * n_neighbors
-    return max(1, _CHUNK_BYTES // row_bytes)
+    return idx[~is_self].reshape(idx.shape[0], idx.shape[1] - 1)
 
 
 def _iter_knn(
@@ -377,7 +426,6 @@ def _iter_knn(
     self_index,
     backend,
     chunk_size,
-    return_distance=False,
 ):
     """Yield ``(chunk_rows, distances, indices)`` for chunks of query rows.
 
@@ -395,9 +443,16 @@ def _iter_knn(
     self_index : ndarray or None
         Gallery row to skip for each query row.
     chunk_size : int or None
-        Queries per chunk.
-    return_distance : bool, default=False
-        Whether to compute the distances (otherwise None is yielded).
+        Queries per chunk; None lets the backend choose.
+
+    Yields
+    ------
+    chunk : ndarray of int
+        The query rows of this chunk.
+    distances : ndarray of shape (len(chunk), n)
+        Distances to the neighbours, ascending.
+    indices : ndarray of shape (len(chunk), n)
+        Gallery rows of the neighbours.
     """
     _check_choice(metric, _DISTANCES, "metric")
     backend = _resolve_backend(backend, len(rows), gallery.shape[0])
@@ -406,15 +461,13 @@ def _iter_knn(
     per_row = np.broadcast_to(np.asarray(n_neighbors), rows.shape)
     if chunk_size is None:
         max_k = int(per_row.max()) if len(rows) else 1
-        chunk_size = _auto_chunk_size(gallery.shape[0], max_k)
+        chunk_size = searcher.chunk_rows(gallery.shape[0], max_k)
     for start in range(0, len(rows), chunk_size):
         chunk = rows[start : start + chunk_size]
         self_cols = None if self_index is None else self_index[chunk]
         n_k = int(per_row[start : start + chunk_size].max())
-        indices = searcher.search(query[chunk], n_k, self_cols)
-        distances = None
-        if return_distance:
-            distances = _pair_distances(query[chunk], gallery, indices, metric)
+        indices, exact = searcher.search(query[chunk], n_k, self_cols)
+        distances = np.sqrt(exact) if metric == "euclidean" else exact
         yield chunk, distances, indices
 
 
@@ -511,7 +564,6 @@ def _knn_arrays(
         self_index=self_index,
         backend=backend,
         chunk_size=chunk_size,
-        return_distance=True,
     ):
         distances[chunk], indices[chunk] = dist, idx
     return distances, indices

@@ -10,7 +10,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from sksiamese.metrics import (
     RETRIEVAL_METRICS,
-    _auto_chunk_size,
+    _BruteSearcher,
     equal_error_rate,
     equal_error_rate_score,
     hit_rate_at_k,
@@ -196,6 +196,41 @@ def test_kneighbors_matches_sklearn():
         np.testing.assert_allclose(distances, ref_d, rtol=1e-6, atol=1e-6)
 
 
+def _exact_ranking(Q, G, n_neighbors):
+    """Reference: float64 distances rounded to float32, ties by index."""
+    d2 = ((Q[:, None, :] - G[None, :, :]) ** 2).sum(-1).astype(np.float32)
+    index = np.broadcast_to(np.arange(G.shape[0]), d2.shape)
+    return np.lexsort((index, d2), axis=1)[:, :n_neighbors]
+
+
+def test_rankings_are_exact_despite_float32_cancellation():
+    """Neighbours 1e-3 away from the query, outliers 1e3 away.
+
+    The outliers move the gallery mean and in float32 the matrix-product
+    distances of the near points are noise. The error bound must widen the
+    candidate set so that the exact second stage finds the true order, for
+    every chunk size; ties (copies of one point) go to the lower index.
+    """
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(190, 16))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    near = directions * 1e-3 * np.sqrt(1 + 1e-3 * rng.permutation(190))[:, None]
+    outliers = 1e3 * rng.normal(size=(10, 16))
+    G = np.vstack([near, outliers, near[:5]])
+    Q = np.vstack([np.zeros((1, 16)), near[:2] * 0.5])
+    expected = _exact_ranking(Q, G, 60)
+    # From the origin: nearest first, each copy right after its original.
+    order = np.argsort((near**2).sum(axis=1), kind="stable")[:55]
+    copies = {i: 200 + i for i in range(5)}
+    assert [j for j in expected[0] if j < 190][:50] == order[:50].tolist()
+    for i, copy in copies.items():
+        if i in expected[0]:
+            assert list(expected[0]).index(copy) == list(expected[0]).index(i) + 1
+    for chunk_size in (1, 2, None):
+        _, indices = kneighbors(Q, G, n_neighbors=60, chunk_size=chunk_size)
+        np.testing.assert_array_equal(indices, expected)
+
+
 def test_kneighbors_cosine_distances():
     X = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
     distances, indices = kneighbors(X, n_neighbors=2, metric="cosine")
@@ -228,10 +263,11 @@ def test_chunk_size_does_not_change_results(metric):
         np.testing.assert_allclose(distances, neighbours[0][0], rtol=0, atol=1e-12)
 
 
-def test_auto_chunk_size_bounds_memory():
-    rows = _auto_chunk_size(100_000, 100)
+def test_automatic_chunk_size_bounds_memory():
+    searcher = _BruteSearcher(np.zeros((10, 4)), "euclidean")
+    rows = searcher.chunk_rows(100_000, 100)
     assert rows >= 100
-    assert rows * 100_000 * 12 <= 256 * 2**20
+    assert rows * 100_000 * 5 <= 256 * 2**20
 
 
 def test_faiss_backend_matches_brute():
