@@ -53,14 +53,6 @@ def validate_samples(estimator, X, *, reset, name="X"):
         or float64 (not copied when it already is).
     """
     _check_feature_names(estimator, X, reset=reset)
-    ndim = getattr(X, "ndim", None)
-    if ndim is not None and ndim not in (2, 3, 4):
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), 3-D (n_samples, "
-            f"height, width) for grayscale images or 4-D (n_samples, height, "
-            f"width, channels) for colour images; got an array of shape "
-            f"{X.shape}."
-        )
     dtype = None if getattr(X, "dtype", None) == np.uint8 else "numeric"
     X = check_array(
         X,
@@ -69,6 +61,13 @@ def validate_samples(estimator, X, *, reset, name="X"):
         ensure_all_finite=True,
         input_name=name,
     )
+    if X.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), 3-D (n_samples, "
+            f"height, width) for grayscale images or 4-D (n_samples, height, "
+            f"width, channels) for colour images; got an array of shape "
+            f"{X.shape}."
+        )
     if X.dtype != np.uint8 and X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float32)
     if X.ndim == 4 and X.shape[1] in (1, 3, 4) and X.shape[3] > 4:
@@ -84,11 +83,11 @@ def validate_samples(estimator, X, *, reset, name="X"):
         estimator.n_features_in_ = int(np.prod(sample_shape))
     elif sample_shape != estimator.sample_shape_:
         raise ValueError(
-            f"{name} has samples of shape {sample_shape} "
-            f"({int(np.prod(sample_shape))} features), but "
-            f"{type(estimator).__name__} was fitted on samples of shape "
-            f"{estimator.sample_shape_} ({estimator.n_features_in_} features). "
-            "Pass data laid out as in fit, or fit again."
+            f"{name} has {int(np.prod(sample_shape))} features, but "
+            f"{type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input: samples had shape "
+            f"{estimator.sample_shape_} in fit and have shape {sample_shape} "
+            "now. Pass data laid out as in fit, or fit again."
         )
     return X
 
@@ -157,7 +156,7 @@ def encode_labels(y):
     classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise ValueError(
-            f"y holds a single class ({classes[0]!r}); a Siamese network learns "
+            f"y holds one class only ({classes[0]!r}); a Siamese network learns "
             "by comparing samples of different classes, so it needs at least "
             "2 classes."
         )

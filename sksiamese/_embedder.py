@@ -223,6 +223,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         X = validate_samples(self, X, reset=False)
         return self._embed(X)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
     @property
     def _n_features_out(self):
         return self.embedding_dim_

@@ -1,0 +1,340 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from skorch.callbacks import Callback
+from torch import nn
+
+from sksiamese import SiameseEmbedder
+from sksiamese.networks import MLP, ConvNet
+
+
+def fast(**kw):
+    params = dict(max_epochs=2, embedding_dim=8, device="cpu", random_state=0)
+    params.update(kw)
+    return SiameseEmbedder(**params)
+
+
+# ---- what it learns -------------------------------------------------------
+
+
+def test_learns_better_neighbours_than_raw_pixels(digits):
+    X, y = digits
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
+    )
+    emb = SiameseEmbedder(random_state=0).fit(Xtr, ytr)
+    knn = KNeighborsClassifier(1).fit(emb.transform(Xtr), ytr)
+    raw = KNeighborsClassifier(1).fit(Xtr.reshape(len(Xtr), -1), ytr)
+    acc = knn.score(emb.transform(Xte), yte)
+    raw_acc = raw.score(Xte.reshape(len(Xte), -1), yte)
+    assert raw_acc == pytest.approx(0.982, abs=0.001)
+    assert acc >= 0.99
+    assert isinstance(emb.network_input_shape_, tuple)
+    assert isinstance(emb.module_.backbone, ConvNet)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(loss="contrastive", miner="random"),
+        dict(loss="triplet", miner="random"),
+        dict(miner="all"),
+        dict(miner="batch_hard"),
+        dict(loss="contrastive", miner="semi_hard"),
+    ],
+)
+def test_every_training_mode_reduces_the_loss(small_digits, params):
+    X, y = small_digits
+    emb = fast(max_epochs=6, **params).fit(X.reshape(len(X), -1), y)
+    losses = emb.history_[:, "train_loss"]
+    assert len(losses) == 6
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
+    assert isinstance(emb.module_.backbone, MLP)
+
+
+def test_string_labels(small_digits):
+    X, y = small_digits
+    names = np.array(list("abcdefghij"))[y]
+    emb = fast().fit(X, names)
+    assert list(emb.classes_) == list("abcdefghij")
+    assert emb.transform(X).shape == (len(X), 8)
+
+
+# ---- input layouts ----------------------------------------------------------
+
+
+def test_input_shape_turns_rows_into_images(small_digits):
+    X, y = small_digits
+    rows = X.reshape(len(X), -1)
+    a = fast(input_shape=(8, 8)).fit(rows, y)
+    b = fast().fit(X, y)
+    assert a.network_input_shape_ == b.network_input_shape_ == (1, 8, 8)
+    np.testing.assert_allclose(a.transform(rows), b.transform(X), atol=1e-5)
+
+
+def test_uint8_is_scaled_like_floats(small_digits):
+    X, y = small_digits
+    img = np.round(X * 15).astype(np.uint8)  # 0..240
+    a = fast().fit(img, y)
+    b = fast().fit(img.astype(np.float32) / 255.0, y)
+    np.testing.assert_allclose(a.transform(img), b.transform(img / 255.0), atol=1e-5)
+
+
+def test_colour_images_channels_last(small_digits):
+    X, y = small_digits
+    rgb = np.stack([X, X / 2, X / 4], axis=-1)  # (n, 8, 8, 3)
+    emb = fast().fit(rgb, y)
+    assert emb.network_input_shape_ == (3, 8, 8)
+    assert emb.transform(rgb).shape == (len(X), 8)
+    with pytest.raises(ValueError, match="channels-first"):
+        fast().fit(np.moveaxis(np.repeat(rgb, 3, axis=1), -1, 1), y)
+
+
+def test_user_module_class_and_instance(small_digits):
+    X, y = small_digits
+
+    class Tiny(nn.Module):
+        def __init__(self, input_shape, embedding_dim):
+            super().__init__()
+            self.fc = nn.Linear(int(np.prod(input_shape)), embedding_dim)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    emb = fast(network=Tiny, embedding_dim=5).fit(X, y)
+    assert emb.transform(X).shape == (len(X), 5)
+    instance = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    before = instance[1].weight.detach().clone()
+    emb = fast(network=instance).fit(X, y)
+    assert emb.embedding_dim_ == 3
+    # the parameter itself is never trained in place
+    torch.testing.assert_close(instance[1].weight, before)
+
+
+def test_network_params_reach_the_network(small_digits):
+    X, y = small_digits
+    emb = fast(network="mlp", network_params={"hidden": (16,)}).fit(X, y)
+    linears = [m for m in emb.module_.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [16, 8]
+
+
+# ---- transform ----------------------------------------------------------------
+
+
+def test_transform_is_batch_size_independent_and_float32(small_digits):
+    X, y = small_digits
+    emb = fast(network_params={"dropout": 0.5}).fit(X, y)
+    a = emb._embed(np.asarray(X), batch_size=7)
+    b = emb._embed(np.asarray(X), batch_size=1000)
+    assert a.dtype == np.float32
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    # eval mode: dropout off, so repeated calls agree, and training mode is
+    # restored afterwards
+    emb.module_.train()
+    np.testing.assert_array_equal(emb.transform(X), emb.transform(X))
+    assert emb.module_.training
+
+
+def test_normalized_embeddings_have_unit_norm(small_digits):
+    X, y = small_digits
+    Z = fast().fit_transform(X, y)
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
+    Z = fast(normalize=False).fit_transform(X, y)
+    assert not np.allclose(np.linalg.norm(Z, axis=1), 1.0)
+
+
+def test_feature_names_and_set_output(small_digits):
+    pd = pytest.importorskip("pandas")
+    X, y = small_digits
+    rows = X.reshape(len(X), -1)
+    emb = fast().fit(rows, y)
+    names = emb.get_feature_names_out()
+    assert list(names) == [f"siameseembedder{i}" for i in range(8)]
+    emb.set_output(transform="pandas")
+    out = emb.transform(rows)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(names)
+    df = pd.DataFrame(rows, columns=[f"px{i}" for i in range(64)])
+    emb = fast().fit(df, y)
+    assert list(emb.feature_names_in_) == list(df.columns)
+
+
+# ---- determinism, persistence -----------------------------------------------
+
+
+def test_same_random_state_same_embeddings(small_digits):
+    X, y = small_digits
+    a = fast(network_params={"dropout": 0.3}).fit_transform(X, y)
+    b = fast(network_params={"dropout": 0.3}).fit_transform(X, y)
+    c = fast(network_params={"dropout": 0.3}, random_state=1).fit_transform(X, y)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_fit_leaves_global_rng_alone(small_digits):
+    X, y = small_digits
+    torch.manual_seed(123)
+    np.random.seed(123)
+    expected_t, expected_np = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    fast().fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected_t)
+    np.testing.assert_array_equal(np.random.rand(3), expected_np)
+
+
+@pytest.mark.parametrize("how", ["pickle", "joblib"])
+def test_pickle_round_trip(small_digits, tmp_path, how):
+    X, y = small_digits
+    emb = fast().fit(X, y)
+    if how == "joblib":
+        joblib.dump(emb, tmp_path / "m.joblib")
+        back = joblib.load(tmp_path / "m.joblib")
+    else:
+        back = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(back.transform(X), emb.transform(X))
+    assert back.device_ == "cpu"
+    # the pickle holds the model, not the training data
+    assert len(pickle.dumps(emb)) < 20 * X.nbytes
+
+
+def test_clone_gives_unfitted_copy_with_same_params(small_digits):
+    X, y = small_digits
+    emb = fast(margin=0.4).fit(X, y)
+    c = clone(emb)
+    assert c.get_params() == emb.get_params()
+    assert not hasattr(c, "net_")
+    with pytest.raises(NotFittedError):
+        c.transform(X)
+
+
+# ---- training loop ------------------------------------------------------------
+
+
+class _Interrupt(Callback):
+    def __init__(self, after):
+        self.after = after
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.after:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_keeps_what_it_learned(small_digits):
+    X, y = small_digits
+    emb = fast(max_epochs=50, callbacks=[_Interrupt(after=2)]).fit(X, y)
+    assert emb.n_iter_ == 2
+    Z = emb.transform(X)
+    assert Z.shape == (len(X), 8) and np.all(np.isfinite(Z))
+
+
+def test_validation_fraction_and_early_stopping(small_digits):
+    X, y = small_digits
+    emb = fast(max_epochs=3, validation_fraction=0.2).fit(X, y)
+    assert np.all(np.isfinite(emb.history_[:, "valid_loss"]))
+    n_train = emb.history_[0, "train_batch_count"]
+    assert n_train >= 1
+    emb = fast(max_epochs=200, early_stopping=True, n_iter_no_change=2, lr=0.05)
+    emb.fit(X, y)
+    assert emb.n_iter_ < 200
+
+
+def test_verbose_prints_progress(small_digits, capsys):
+    X, y = small_digits
+    fast(max_epochs=1, verbose=1).fit(X, y)
+    out = capsys.readouterr()
+    assert "train_loss" in out.out
+
+
+def test_optimizer_and_lr_are_used(small_digits):
+    X, y = small_digits
+    emb = fast(optimizer="sgd", lr=0.123).fit(X, y)
+    opt = emb.net_.optimizer_
+    assert isinstance(opt, torch.optim.SGD)
+    assert opt.param_groups[0]["lr"] == 0.123
+
+
+# ---- errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda X, y: (
+                np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X),
+                y,
+            ),
+            "NaN",
+        ),
+        (
+            lambda X, y: (
+                np.where(np.arange(X.size).reshape(X.shape) == 5, np.inf, X),
+                y,
+            ),
+            "infinity",
+        ),
+        (lambda X, y: (X[..., None, None], y), "must be 2-D"),
+        (lambda X, y: (X, np.zeros_like(y)), "one class"),
+        (lambda X, y: (X[:-1], y), "inconsistent numbers of samples"),
+        (lambda X, y: (X, np.append(y[:-1], 99)), "99.*only 1 sample"),
+        (lambda X, y: (X, None), "needs class labels"),
+    ],
+)
+def test_bad_input_raises_clear_errors(small_digits, make, match):
+    X, y = make(*small_digits)
+    with pytest.raises(ValueError, match=match):
+        fast().fit(X, y)
+
+
+def test_transform_errors(small_digits):
+    X, y = small_digits
+    with pytest.raises(NotFittedError):
+        fast().transform(X)
+    emb = fast().fit(X, y)
+    with pytest.raises(ValueError, match="expecting 64 features"):
+        emb.transform(X[:, :7, :7])
+    with pytest.raises(ValueError, match="NaN"):
+        emb.transform(np.full_like(X, np.nan))
+
+
+def test_bad_parameters_name_the_parameter(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="margin"):
+        fast(margin=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="Unknown network"):
+        from sksiamese.networks import build_network
+
+        build_network("resnet9000", (1, 8, 8), 4)
+    with pytest.raises(ValueError, match="needs images"):
+        fast(network="conv").fit(X.reshape(len(X), -1), y)
+
+
+# ---- scikit-learn composition -------------------------------------------------
+
+
+def test_pipeline_in_grid_search_over_margin(small_digits):
+    X, y = small_digits
+    pipe = Pipeline([("embed", fast(max_epochs=2)), ("knn", KNeighborsClassifier(1))])
+    search = GridSearchCV(
+        pipe,
+        {"embed__margin": [0.1, 0.5]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(X, y)
+    assert search.best_params_["embed__margin"] in (0.1, 0.5)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all((scores > 0.5) & (scores <= 1.0))
+    assert (
+        search.best_estimator_.named_steps["embed"].margin
+        == search.best_params_["embed__margin"]
+    )
