@@ -157,7 +157,7 @@ class SiameseBase(BaseEstimator):
                         monitor="valid_loss",
                         patience=self.n_iter_no_change,
                         load_best=True,
-                        sink=lambda *a: None,
+                        sink=_silent,
                     ),
                 )
             )
@@ -253,6 +253,10 @@ class SiameseBase(BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
+
+
+def _silent(*args, **kwargs):
+    """A picklable sink for callback messages."""
 
 
 class _seeded:

@@ -246,6 +246,10 @@ def test_validation_fraction_and_early_stopping(small_digits):
     emb = fast(max_epochs=200, early_stopping=True, n_iter_no_change=2, lr=0.05)
     emb.fit(X, y)
     assert emb.n_iter_ < 200
+    # the best epoch's weights are restored, and the model still pickles
+    best = int(np.argmin(emb.history_[:, "valid_loss"]))
+    assert emb.history_[best, "valid_loss_best"]
+    assert pickle.loads(pickle.dumps(emb)).transform(X).shape == (len(X), 8)
 
 
 def test_verbose_prints_progress(small_digits, capsys):

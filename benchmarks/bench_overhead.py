@@ -1,0 +1,83 @@
+"""Training-loop overhead: SiameseEmbedder against a hand-written PyTorch loop.
+
+Both train the same network from the same initial weights on the same
+class-balanced batches (drawn by the same sampler from the same seed), with
+the same semi-hard miner, triplet loss and Adam, for the same epochs. The
+only difference is the loop: skorch with sksiamese's batching, or a plain
+``for`` loop over a float32 tensor held in memory. Runs alternate, and the
+median of the repeats is compared.
+
+    python benchmarks/bench_overhead.py [--epochs 3] [--repeats 3]
+"""
+
+import argparse
+import statistics
+
+import numpy as np
+import torch
+
+from _common import Timer, mnist_5000
+from sksiamese import SiameseEmbedder
+from sksiamese._training import Encoder
+from sksiamese.losses import TripletLoss
+from sksiamese.mining import SemiHardMiner
+from sksiamese.networks import ConvNet
+from sksiamese.sampling import balanced_batches
+
+
+def hand_loop(X, codes, epochs, seed, batch_size=128, m=4):
+    """What a user writes by hand: the same steps without the library."""
+    torch.manual_seed(seed)
+    model = Encoder(ConvNet((1, 28, 28), embedding_dim=64), normalize=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = torch.as_tensor(X, dtype=torch.float32).unsqueeze(1)
+    labels = torch.as_tensor(codes)
+    miner, loss_fn = SemiHardMiner(), TripletLoss(0.2)
+    rng = np.random.default_rng(seed)
+    model.train()
+    for _ in range(epochs):
+        for idx in balanced_batches(codes, rng, m, batch_size):
+            idx = torch.from_numpy(idx)
+            xb, yb = data[idx], labels[idx]
+            opt.zero_grad()
+            emb = model(xb)
+            loss = loss_fn(emb, yb, miner(emb, yb))
+            loss.backward()
+            opt.step()
+    return model
+
+
+def library(X, y, epochs, seed):
+    return SiameseEmbedder(
+        max_epochs=epochs, device="cpu", random_state=seed
+    ).fit(X, y)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    X, _, y, _ = mnist_5000()
+    X = X.astype(np.float32)
+    codes = np.unique(y, return_inverse=True)[1]
+    print(f"{len(X)} MNIST images 28x28, ConvNet, {args.epochs} epochs, "
+          f"{torch.get_num_threads()} threads")
+    hand_loop(X[:512], codes[:512], 1, 0)  # warm-up
+    times = {"hand-written loop": [], "SiameseEmbedder": []}
+    for r in range(args.repeats):
+        with Timer() as t:
+            hand_loop(X, codes, args.epochs, r)
+        times["hand-written loop"].append(t.seconds)
+        with Timer() as t:
+            library(X, y, args.epochs, r)
+        times["SiameseEmbedder"].append(t.seconds)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for k, v in times.items():
+        print(f"{k:<20} median {med[k]:7.2f} s   runs " + " ".join(f"{s:.2f}" for s in v))
+    ratio = med["SiameseEmbedder"] / med["hand-written loop"]
+    print(f"time ratio SiameseEmbedder / hand-written loop: {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
