@@ -165,25 +165,47 @@ class SiameseBase(BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 
-    def _fit_network(self, X, codes):
-        """Train the encoder on ``X`` with labels ``codes``; set ``net_``."""
+    def _validation_fraction(self):
+        if self.early_stopping and self.validation_fraction is None:
+            return 0.1
+        return self.validation_fraction
+
+    def _sample_sets(self, X, codes, indices, net_shape, seeds):
+        """The training and validation sets (or None) of one fit.
+
+        ``indices`` are the positions of ``X`` to learn from; the validation
+        set, when one is asked for, is held out of them class by class.
+        Subclasses that learn from other targets than class codes override
+        this.
+        """
+        kind, m = self._tuples_kind(), self.m_per_class
+        train_idx, valid = indices, None
+        fraction = self._validation_fraction()
+        if fraction is not None:
+            split_rng = np.random.default_rng(int(seeds[1]))
+            _, local = np.unique(codes[indices], return_inverse=True)
+            tr, va = stratified_holdout(local.ravel(), fraction, split_rng)
+            train_idx, valid_idx = indices[tr], indices[va]
+            valid = SampleSet(
+                X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m
+            )
+        train = SampleSet(X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m)
+        return train, valid
+
+    def _fit_network(self, X, codes, indices=None):
+        """Train the encoder on ``X`` with labels ``codes``; set ``net_``.
+
+        Only the samples at positions ``indices`` (all by default) are
+        learned from; ``X`` is never copied.
+        """
         rs = check_random_state(self.random_state)
         seeds = rs.randint(0, np.iinfo(np.int32).max, size=4)
         self.device_ = resolve_device(self.device)
         net_shape, module = self._build_module(int(seeds[0]))
         self.network_input_shape_ = net_shape
-        kind, m = self._tuples_kind(), self.m_per_class
-        train_idx, valid = np.arange(len(X)), None
-        fraction = self.validation_fraction
-        if self.early_stopping and fraction is None:
-            fraction = 0.1
-        if fraction is not None:
-            split_rng = np.random.default_rng(int(seeds[1]))
-            train_idx, valid_idx = stratified_holdout(codes, fraction, split_rng)
-            valid = SampleSet(
-                X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m
-            )
-        train = SampleSet(X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m)
+        if indices is None:
+            indices = np.arange(len(X))
+        train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
         net = SiameseNet(
             module=module,
             criterion=self._make_loss(),
