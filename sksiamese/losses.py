@@ -22,7 +22,7 @@ from torch import nn
 
 from .mining import all_pairs, all_triplets, squared_distances
 
-__all__ = ["ContrastiveLoss", "TripletLoss", "make_loss", "LOSSES"]
+__all__ = ["BinaryPairLoss", "ContrastiveLoss", "TripletLoss", "make_loss", "LOSSES"]
 
 
 def _as_triplets(indices_tuple, labels):
@@ -126,8 +126,69 @@ class ContrastiveLoss(nn.Module):
         return _reduce(losses, "mean")
 
 
+class BinaryPairLoss(nn.Module):
+    """Binary cross-entropy of a learned sigmoid head on the pair distance.
+
+    ``P(same) = sigmoid(scale * (offset - d))``, where ``d`` is the Euclidean
+    distance of the pair and ``scale > 0`` and ``offset`` are learned with
+    the encoder: the head of the Keras face-verification tutorials, a dense
+    unit with a sigmoid on the distance, constrained to decrease with it.
+    Positive and negative pairs weigh equally, so the head estimates
+    ``P(same)`` for balanced pairs.
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        Initial ``offset``: the distance at which the head starts at
+        ``P(same) = 0.5``.
+    scale : float, default=5.0
+        Initial ``scale``.
+    eps : float, default=1e-9
+        Added under the square root so the gradient at ``d = 0`` is finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = BinaryPairLoss(margin=1.0)
+    >>> float(loss.probability(torch.tensor([1.0])))
+    0.5
+    """
+
+    def __init__(self, margin=1.0, scale=5.0, eps=1e-9):
+        super().__init__()
+        self.margin = margin
+        self.eps = eps
+        self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
+        self.offset = nn.Parameter(torch.tensor(float(margin)))
+
+    def logits(self, distances):
+        """Log-odds of ``P(same)`` at the given distances."""
+        return self.log_scale.exp() * (self.offset - distances)
+
+    def probability(self, distances):
+        """``P(same)`` at the given distances."""
+        return torch.sigmoid(self.logits(distances))
+
+    def forward(self, embeddings, labels, indices_tuple=None):
+        a1, p, a2, n = _as_pairs(indices_tuple, labels)
+        bce = nn.functional.binary_cross_entropy_with_logits
+        parts = []
+        for i, j, target in ((a1, p, 1.0), (a2, n, 0.0)):
+            if len(i):
+                d = torch.sqrt(_sq_dist(embeddings, i, j) + self.eps)
+                logits = self.logits(d)
+                parts.append(bce(logits, torch.full_like(logits, target)))
+        if not parts:
+            return embeddings.sum() * 0.0
+        return torch.stack(parts).mean()
+
+
 #: Losses available by name, with their default margin.
-LOSSES = {"triplet": (TripletLoss, 0.2), "contrastive": (ContrastiveLoss, 1.0)}
+LOSSES = {
+    "triplet": (TripletLoss, 0.2),
+    "contrastive": (ContrastiveLoss, 1.0),
+    "binary": (BinaryPairLoss, 1.0),
+}
 
 
 def make_loss(loss, margin="auto"):
