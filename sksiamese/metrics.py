@@ -69,8 +69,6 @@ _DISTANCES = ("euclidean", "cosine")
 _BACKENDS = ("auto", "brute", "faiss")
 # Distance block kept in memory per chunk of queries when chunk_size is None.
 _CHUNK_BYTES = 256 * 2**20
-# "auto" switches to faiss (when installed) from this many query-gallery pairs.
-_FAISS_MIN_PAIRS = 10**9
 _TINY = np.finfo(np.float64).tiny
 
 _COMMON_PARAMETERS = """\
@@ -98,9 +96,9 @@ default=None
         torch select candidates, widened by a rigorous rounding-error bound,
         which are then ranked exactly. ``"faiss"``: faiss's flat index
         selects the neighbours in float32, which are then ranked exactly; a
-        near-tie at the cut-off may go either way. ``"auto"`` uses faiss
-        when it is installed and there are at least 10**9 query-gallery
-        pairs, brute force otherwise.
+        near-tie at the cut-off may go either way. ``"auto"`` is brute
+        force, which on CPU is as fast as faiss's flat index (see
+        ``benchmarks/bench_retrieval.py``) and exact.
     chunk_size : int, default=None
         Number of queries searched at once. ``None`` picks it so that a
         chunk takes about 256 MiB of working memory."""
@@ -224,21 +222,9 @@ def _import_faiss():
     return faiss
 
 
-def _faiss_available():
-    try:
-        _import_faiss()
-    except ImportError:
-        return False
-    return True
-
-
-def _resolve_backend(backend, n_queries, n_gallery):
+def _resolve_backend(backend):
     _check_choice(backend, _BACKENDS, "backend")
-    if backend != "auto":
-        return backend
-    if n_queries * n_gallery >= _FAISS_MIN_PAIRS and _faiss_available():
-        return "faiss"
-    return "brute"
+    return "brute" if backend == "auto" else backend
 
 
 def _exact_distances(query, gallery, indices, metric):
@@ -455,7 +441,7 @@ def _iter_knn(
         Gallery rows of the neighbours.
     """
     _check_choice(metric, _DISTANCES, "metric")
-    backend = _resolve_backend(backend, len(rows), gallery.shape[0])
+    backend = _resolve_backend(backend)
     searcher_cls = _FaissSearcher if backend == "faiss" else _BruteSearcher
     searcher = searcher_cls(gallery, metric)
     per_row = np.broadcast_to(np.asarray(n_neighbors), rows.shape)
