@@ -202,8 +202,6 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         The optimiser.
     lr : float, default=1e-3
         Learning rate.
-    lr_schedule : {"constant", "cosine"}, default="constant"
-        ``"cosine"`` anneals the learning rate to zero over ``max_epochs``.
     weight_decay : float, default=0.0
         L2 penalty passed to the optimiser.
     validation_fraction : float, default=None
@@ -340,7 +338,6 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         batch_size=128,
         optimizer="adam",
         lr=1e-3,
-        lr_schedule="constant",
         weight_decay=0.0,
         validation_fraction=None,
         early_stopping=False,
@@ -370,7 +367,6 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.lr = lr
-        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
