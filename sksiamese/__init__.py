@@ -2,7 +2,15 @@
 
 from ._embedder import SiameseEmbedder
 from ._verifier import SiameseVerifier
+from .evaluation import RetrievalEvaluator, make_retrieval_scorer, one_shot_evaluate
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["SiameseEmbedder", "SiameseVerifier", "__version__"]
+__all__ = [
+    "RetrievalEvaluator",
+    "SiameseEmbedder",
+    "SiameseVerifier",
+    "make_retrieval_scorer",
+    "one_shot_evaluate",
+    "__version__",
+]
