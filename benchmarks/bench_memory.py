@@ -45,17 +45,45 @@ def main():
     rows = []
     for dtype in ("uint8", "float32"):
         out = subprocess.run(
-            [sys.executable, __file__, "--worker", str(args.n), dtype, str(args.epochs)],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(args.n),
+                dtype,
+                str(args.epochs),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         r = json.loads(out.strip().splitlines()[-1])
         growth = r["peak"] - r["base"]
         budget = r["data"] + 500
-        rows.append((dtype, f"{r['data']:.0f}", f"{r['base']:.0f}", f"{r['peak']:.0f}",
-                     f"{growth:.0f}", f"{budget:.0f}", f"{growth / budget:.2f}"))
+        rows.append(
+            (
+                dtype,
+                f"{r['data']:.0f}",
+                f"{r['base']:.0f}",
+                f"{r['peak']:.0f}",
+                f"{growth:.0f}",
+                f"{budget:.0f}",
+                f"{growth / budget:.2f}",
+            )
+        )
     print(f"{args.n} images 28x28, {args.epochs} epoch(s), peak RSS in MB")
-    table(rows, ("dtype", "data", "RSS after import", "peak RSS", "growth",
-                 "budget (data + 500)", "growth / budget"))
+    table(
+        rows,
+        (
+            "dtype",
+            "data",
+            "RSS after import",
+            "peak RSS",
+            "growth",
+            "budget (data + 500)",
+            "growth / budget",
+        ),
+    )
 
 
 if __name__ == "__main__":

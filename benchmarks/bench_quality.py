@@ -18,8 +18,8 @@ import argparse
 
 import numpy as np
 import torch
-
 from _common import Timer, digits, knn1, mnist_5000, table
+
 from sksiamese import SiameseEmbedder
 from sksiamese._data import network_input_shape, to_batch
 from sksiamese._training import Encoder
@@ -77,7 +77,7 @@ def fit_ours(X_tr, y_tr, seed):
 
 
 METHODS = {
-    "raw pixels": lambda X, y, s: (lambda Z: Z),
+    "raw pixels": lambda X, y, s: lambda Z: Z,
     "NCA (PCA100 + NCA64)": fit_nca,
     "pml semi-hard, same net": fit_pml,
     "SiameseEmbedder()": fit_ours,
@@ -104,8 +104,13 @@ def main():
             acc, sec = float(np.mean(accs)), float(np.mean(secs))
             base = acc if method == "raw pixels" else base
             rows.append(
-                (method, f"{acc:.4f}", f"{min(accs):.4f}", f"{sec:.1f}",
-                 f"{(1 - acc) / (1 - base):.2f}" if base is not None else "-")
+                (
+                    method,
+                    f"{acc:.4f}",
+                    f"{min(accs):.4f}",
+                    f"{sec:.1f}",
+                    f"{(1 - acc) / (1 - base):.2f}" if base is not None else "-",
+                )
             )
         print(f"\n{name}: {len(X_tr)} train / {len(X_te)} test, seeds {args.seeds}")
         table(rows, ("method", "1-NN acc", "min", "fit s", "error / raw error"))
