@@ -225,6 +225,11 @@ def _format_proba(p):
     return f"= {p:.2f}"
 
 
+def _format_distance(d):
+    """Three decimals, so that the distances of one picture line up."""
+    return f"{d:.3f}" if abs(d) < 1000 else f"{d:.4g}"
+
+
 def _label_text(label):
     if isinstance(label, np.generic):
         label = label.item()
@@ -659,7 +664,7 @@ class NeighborsDisplay:
             for j in range(k):
                 cell = self.axes_[q, j + 1]
                 self.images_[q, j + 1] = scale.show(cell, neighbors[q, j], cmap)
-                text = f"#{j + 1}  {metric_name} = {distances[q, j]:.3g}"
+                text = f"#{j + 1}  {metric_name} = {_format_distance(distances[q, j])}"
                 color = "black"
                 if labelled:
                     match = n_labels[q, j] == q_labels[q]

@@ -179,8 +179,8 @@ def test_neighbors_shows_the_known_neighbours_in_order():
     assert drawn == [0.9, 1.0, 0.0, 2.0]  # the query, then gallery rows 1, 0, 2
     titles = [ax.get_title() for ax in display.axes_[0]]
     assert titles[0] == "query\nlabel 0"
-    assert titles[1] == "#1  d = 0.1\nlabel 0 ✓"
-    assert titles[3] == "#3  d = 1.1\nlabel 1 ✗"
+    assert titles[1] == "#1  d = 0.100\nlabel 0 ✓"
+    assert titles[3] == "#3  d = 1.100\nlabel 1 ✗"
     colours = [ax.title.get_color() for ax in display.axes_[0, 1:]]
     assert [matplotlib.colors.to_rgba(c) for c in colours] == [GREEN, GREEN, RED]
     # the images shown share one intensity scale and the gray colormap
@@ -202,7 +202,7 @@ def test_neighbors_from_estimator_reshapes_rows_and_draws_into_an_axes():
     )
     assert display.ax_ is ax and display.figure_ is fig
     assert display.images_[0, 1].get_array().shape == (2, 2)
-    assert display.axes_[0, 2].get_title() == "#2  d = 8"  # no labels, no marks
+    assert display.axes_[0, 2].get_title() == "#2  d = 8.000"  # no labels, no marks
 
 
 def test_neighbors_colour_images_and_errors():
