@@ -3,13 +3,27 @@
 from ._embedder import SiameseEmbedder
 from ._verifier import SiameseVerifier
 from .evaluation import RetrievalEvaluator, make_retrieval_scorer, one_shot_evaluate
+from .plotting import (
+    DistanceHistogramDisplay,
+    EmbeddingDisplay,
+    NeighborsDisplay,
+    PairsDisplay,
+    TrainingHistoryDisplay,
+    VerificationCurveDisplay,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "DistanceHistogramDisplay",
+    "EmbeddingDisplay",
+    "NeighborsDisplay",
+    "PairsDisplay",
     "RetrievalEvaluator",
     "SiameseEmbedder",
     "SiameseVerifier",
+    "TrainingHistoryDisplay",
+    "VerificationCurveDisplay",
     "make_retrieval_scorer",
     "one_shot_evaluate",
     "__version__",

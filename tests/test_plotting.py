@@ -61,6 +61,7 @@ class _StubVerifier:
 def test_importing_the_package_does_not_import_matplotlib():
     code = (
         "import sys, sksiamese, sksiamese.plotting; "
+        "assert sksiamese.EmbeddingDisplay is sksiamese.plotting.EmbeddingDisplay; "
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
