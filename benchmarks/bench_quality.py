@@ -51,7 +51,7 @@ def fit_pml(X_tr, y_tr, seed, epochs=20):
     loss_fn = losses.TripletMarginLoss(margin=0.2)
     miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
     sampler = samplers.MPerClassSampler(y_tr, m=4, length_before_new_iter=len(y_tr))
-    data = torch.as_tensor(X_tr, dtype=torch.float32).reshape(len(X_tr), *shape)
+    data = to_batch(X_tr, slice(None), shape)  # uint8 scaled as the library does
     labels = torch.as_tensor(y_tr)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(data, labels), batch_size=128, sampler=sampler

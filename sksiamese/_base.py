@@ -14,6 +14,7 @@ from torch import nn
 
 from ._data import encode_labels, network_input_shape, to_batch, validate_samples
 from ._training import Encoder, EpochLoader, PresetSplit, SampleSet, SiameseNet
+from .augment import AUGMENTATIONS, make_augment
 from .losses import LOSSES, TripletLoss, make_loss
 from .mining import MINERS
 from .networks import NETWORKS, build_network
@@ -91,6 +92,7 @@ class SiameseBase(BaseEstimator):
         "miner": [StrOptions({"random", *MINERS}), callable],
         "m_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
         "tuples": [StrOptions({"auto", "pairs", "triplets"})],
+        "augment": [StrOptions({"auto", *AUGMENTATIONS}), callable, None],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
@@ -138,6 +140,20 @@ class SiameseBase(BaseEstimator):
         if self.miner == "all" and isinstance(loss, TripletLoss):
             loss.reduction = "nonzero"
         return loss
+
+    def _make_augment(self, net_shape):
+        """The training augmentation, or None; images only."""
+        images = len(net_shape) == 3
+        if self.augment == "auto":
+            return make_augment("affine") if images else None
+        if self.augment is not None and not images:
+            raise ValueError(
+                f"augment={self.augment!r} distorts images, but the samples "
+                f"are feature rows of shape {tuple(net_shape)}. Pass images, "
+                "set input_shape=(height, width) for rows that are images, or "
+                "set augment=None."
+            )
+        return make_augment(self.augment)
 
     def _build_module(self, rng_seed):
         net_shape = network_input_shape(self.sample_shape_, self.input_shape)
@@ -199,13 +215,16 @@ class SiameseBase(BaseEstimator):
         learned from; ``X`` is never copied.
         """
         rs = check_random_state(self.random_state)
-        seeds = rs.randint(0, np.iinfo(np.int32).max, size=4)
+        seeds = rs.randint(0, np.iinfo(np.int32).max, size=5)
         self.device_ = resolve_device(self.device)
         net_shape, module = self._build_module(int(seeds[0]))
         self.network_input_shape_ = net_shape
         if indices is None:
             indices = np.arange(len(X))
+        augment = self._make_augment(net_shape)
         train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
+        if augment is not None:
+            train.set_augment(augment, int(seeds[4]))
         net = SiameseNet(
             module=module,
             criterion=self._make_loss(),

@@ -62,6 +62,17 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     tuples : {"auto", "pairs", "triplets"}, default="auto"
         What ``miner="random"`` draws: pairs for contrastive loss and
         triplets otherwise under ``"auto"``.
+    augment : {"auto", "affine", "flip", "crop"}, callable or None, \
+            default="auto"
+        Random distortions of the training images, drawn afresh for every
+        batch from ``random_state``: ``"affine"`` rotates, shifts and zooms
+        each image a little (:class:`~sksiamese.augment.RandomAffine`),
+        ``"flip"`` mirrors it left-right, ``"crop"`` stretches a random
+        crop to full size. A callable ``augment(batch, generator)`` (see
+        :mod:`sksiamese.augment`) is used as is. ``"auto"`` is ``"affine"``
+        for images and nothing for feature rows; the other values raise a
+        ``ValueError`` for feature rows. Validation batches and
+        ``transform`` never see augmentation.
     max_epochs : int, default=20
         Number of passes over the data; each pass draws new tuples in which
         every training sample is an anchor once.
@@ -151,6 +162,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         miner="semi_hard",
         m_per_class=4,
         tuples="auto",
+        augment="auto",
         max_epochs=20,
         batch_size=128,
         optimizer="adam",
@@ -174,6 +186,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.miner = miner
         self.m_per_class = m_per_class
         self.tuples = tuples
+        self.augment = augment
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.optimizer = optimizer

@@ -63,6 +63,10 @@ class SampleSet(torch.utils.data.Dataset):
         Whether every pass draws the same tuples (validation) or fresh ones.
     """
 
+    #: Called as ``augment(batch, generator)`` on fetched batches; see
+    #: :meth:`set_augment`.
+    augment = None
+
     def __init__(
         self, X, codes, indices, net_shape, tuples, seed, fixed=False, m_per_class=4
     ):
@@ -108,9 +112,20 @@ class SampleSet(torch.utils.data.Dataset):
             yield self.batch(tuples[start:stop], part)
 
     def fetch(self, local):
-        """Images and labels of subset positions ``local``."""
+        """Images and labels of subset positions ``local``, augmented if set."""
         xb = to_batch(self.X, self.indices[local], self.net_shape)
+        if self.augment is not None:
+            xb = self.augment(xb, self._augment_rng)
         return xb, torch.from_numpy(self.codes[local])
+
+    def set_augment(self, augment, seed):
+        """Distort every batch with ``augment(batch, generator)``.
+
+        The generator is a ``torch.Generator`` seeded with ``seed``; it runs
+        on through the epochs, so each epoch sees new distortions.
+        """
+        self.augment = augment
+        self._augment_rng = torch.Generator().manual_seed(int(seed))
 
     def batch(self, tuples, same):
         """One batch: distinct samples, their labels and local index tuples."""
@@ -163,8 +178,10 @@ class SiameseNet(NeuralNet):
     """
 
     def __init__(self, *args, miner=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        # set first: skorch refuses torch modules (pytorch-metric-learning's
+        # miners are) as attributes once the net exists
         self.miner = miner
+        super().__init__(*args, **kwargs)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         labels, tuples = y_true

@@ -157,6 +157,17 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         Samples per class in each balanced batch (online miners only).
     tuples : {"auto", "pairs", "triplets"}, default="auto"
         What ``miner="random"`` draws.
+    augment : {"auto", "affine", "flip", "crop"}, callable or None, \
+            default="auto"
+        Random distortions of the training images, drawn afresh for every
+        batch from ``random_state``: ``"affine"`` rotates, shifts and zooms
+        each image a little (:class:`~sksiamese.augment.RandomAffine`),
+        ``"flip"`` mirrors it left-right, ``"crop"`` stretches a random
+        crop to full size. A callable ``augment(batch, generator)`` (see
+        :mod:`sksiamese.augment`) is used as is. ``"auto"`` is ``"affine"``
+        for images and nothing for feature rows; the other values raise a
+        ``ValueError`` for feature rows. Validation batches and
+        ``transform`` never see augmentation.
     threshold : float in [0, 1] or "auto", default="auto"
         Pairs with ``P(same) >= threshold`` are predicted "same". ``"auto"``
         tunes it on held-out pairs by ``threshold_strategy``; the value in
@@ -328,6 +339,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         miner="semi_hard",
         m_per_class=4,
         tuples="auto",
+        augment="auto",
         threshold="auto",
         threshold_strategy="accuracy",
         target_far=0.01,
@@ -357,6 +369,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.miner = miner
         self.m_per_class = m_per_class
         self.tuples = tuples
+        self.augment = augment
         self.threshold = threshold
         self.threshold_strategy = threshold_strategy
         self.target_far = target_far

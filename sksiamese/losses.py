@@ -22,7 +22,14 @@ from torch import nn
 
 from .mining import all_pairs, all_triplets, squared_distances
 
-__all__ = ["BinaryPairLoss", "ContrastiveLoss", "TripletLoss", "make_loss", "LOSSES"]
+__all__ = [
+    "BinaryPairLoss",
+    "ContrastiveLoss",
+    "MultiSimilarityLoss",
+    "TripletLoss",
+    "make_loss",
+    "LOSSES",
+]
 
 
 def _as_triplets(indices_tuple, labels):
@@ -183,11 +190,108 @@ class BinaryPairLoss(nn.Module):
         return torch.stack(parts).mean()
 
 
+def _pair_masks(indices_tuple, labels):
+    """Boolean (n, n) masks of the positive and negative pairs to look at."""
+    n = len(labels)
+    if indices_tuple is None:
+        same = labels[:, None] == labels[None, :]
+        eye = torch.eye(n, dtype=torch.bool, device=labels.device)
+        return same & ~eye, ~same
+    a1, p, a2, neg = _as_pairs(indices_tuple, labels)
+    pos_mask = torch.zeros(n, n, dtype=torch.bool, device=labels.device)
+    neg_mask = torch.zeros_like(pos_mask)
+    pos_mask[a1, p] = True
+    neg_mask[a2, neg] = True
+    return pos_mask, neg_mask
+
+
+def _soft_sum(x, mask, scale):
+    """``log(1 + sum(exp(scale * x[mask]))) / scale`` per row, stably."""
+    z = (scale * x).masked_fill(~mask, float("-inf"))
+    z = torch.cat([torch.zeros_like(z[:, :1]), z], dim=1)
+    return torch.logsumexp(z, dim=1) / scale
+
+
+class MultiSimilarityLoss(nn.Module):
+    """Multi-similarity loss of Wang et al. (2019), with its pair mining.
+
+    On the cosine similarities ``S`` of the batch, each anchor ``i`` keeps
+    the positives ``j`` with ``S_ij - margin < max_k S_ik`` over its
+    negatives ``k``, and the negatives ``k`` with ``S_ik + margin > min_j
+    S_ij`` over its positives: the pairs that violate the ranking by less
+    than ``margin``. Its loss is ::
+
+        1/alpha * log(1 + sum_pos exp(-alpha * (S_ij - base)))
+        + 1/beta * log(1 + sum_neg exp(beta * (S_ik - base)))
+
+    summed over the anchors that keep at least one pair of each kind and
+    divided by the batch size, as in the authors' code. Hard pairs weigh
+    more than easy ones, through both the exponentials and the mining.
+
+    Parameters
+    ----------
+    margin : float, default=0.1
+        The mining margin (``epsilon`` of the paper).
+    alpha : float, default=2.0
+        Scale of the positive term.
+    beta : float, default=50.0
+        Scale of the negative term.
+    base : float, default=0.5
+        The similarity around which pairs are pulled and pushed
+        (``lambda`` of the paper).
+
+    Notes
+    -----
+    With ``indices_tuple=None`` every pair of the batch is a candidate, as
+    in the paper; pass ``miner="all"`` to the estimators for that. Index
+    tuples from another miner restrict the candidates to their pairs
+    (a triplet ``(a, p, n)`` gives the pairs ``(a, p)`` and ``(a, n)``).
+    Embeddings are L2-normalised inside the loss.
+
+    References
+    ----------
+    X. Wang, X. Han, W. Huang, D. Dong and M. R. Scott (2019), "Multi-Similarity
+    Loss with General Pair Weighting for Deep Metric Learning", CVPR.
+
+    Examples
+    --------
+    >>> import torch
+    >>> emb = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    >>> loss = MultiSimilarityLoss()
+    >>> round(float(loss(emb, torch.tensor([0, 0, 1, 1]))), 4)  # well separated
+    0.0
+    >>> round(float(loss(emb, torch.tensor([0, 1, 0, 1]))), 4)  # mixed up
+    1.0834
+    """
+
+    def __init__(self, margin=0.1, alpha=2.0, beta=50.0, base=0.5):
+        super().__init__()
+        self.margin = margin
+        self.alpha = alpha
+        self.beta = beta
+        self.base = base
+
+    def forward(self, embeddings, labels, indices_tuple=None):
+        z = nn.functional.normalize(embeddings, dim=1)
+        sim = z @ z.T
+        pos, neg = _pair_masks(indices_tuple, labels)
+        with torch.no_grad():
+            hardest_neg = sim.masked_fill(~neg, float("-inf")).amax(1, keepdim=True)
+            hardest_pos = sim.masked_fill(~pos, float("inf")).amin(1, keepdim=True)
+            pos = pos & (sim - self.margin < hardest_neg)
+            neg = neg & (sim + self.margin > hardest_pos)
+            anchors = pos.any(1) & neg.any(1)
+        pos_term = _soft_sum(self.base - sim, pos, self.alpha)
+        neg_term = _soft_sum(sim - self.base, neg, self.beta)
+        return (pos_term + neg_term)[anchors].sum() / max(len(labels), 1)
+
+
 #: Losses available by name, with their default margin.
 LOSSES = {
     "triplet": (TripletLoss, 0.2),
     "contrastive": (ContrastiveLoss, 1.0),
     "binary": (BinaryPairLoss, 1.0),
+    "multi_similarity": (MultiSimilarityLoss, 0.1),
 }
 
 

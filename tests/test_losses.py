@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from sksiamese.losses import ContrastiveLoss, TripletLoss, make_loss
+from sksiamese.losses import (
+    ContrastiveLoss,
+    MultiSimilarityLoss,
+    TripletLoss,
+    make_loss,
+)
 from sksiamese.mining import (
     BatchHardMiner,
     SemiHardMiner,
@@ -117,3 +122,138 @@ def test_semi_hard_miner_picks_closest_farther_negative():
     assert pairs[(1, 0)] == 4
     # every mined triplet is valid
     assert torch.all(labels[a] == labels[p]) and torch.all(labels[a] != labels[n])
+
+
+# ---- multi-similarity --------------------------------------------------------
+
+
+def _ms_loop(emb, labels, margin=0.1, alpha=2.0, beta=50.0, base=0.5):
+    """The multi-similarity loss as the authors wrote it, anchor by anchor."""
+    z = emb / emb.norm(dim=1, keepdim=True)
+    sim = (z @ z.T).tolist()
+    labels = labels.tolist()
+    total = 0.0
+    for i in range(len(labels)):
+        pos = [
+            sim[i][j] for j in range(len(labels)) if j != i and labels[j] == labels[i]
+        ]
+        neg = [sim[i][k] for k in range(len(labels)) if labels[k] != labels[i]]
+        if not pos or not neg:
+            continue
+        kept_neg = [s for s in neg if s + margin > min(pos)]
+        kept_pos = [s for s in pos if s - margin < max(neg)]
+        if not kept_neg or not kept_pos:
+            continue
+        total += np.log1p(sum(np.exp(-alpha * (s - base)) for s in kept_pos)) / alpha
+        total += np.log1p(sum(np.exp(beta * (s - base)) for s in kept_neg)) / beta
+    return total / len(labels)
+
+
+def test_multi_similarity_matches_explicit_loop(batch):
+    emb, labels = batch
+    for params in [{}, dict(margin=0.3, alpha=1.0, beta=10.0, base=0.2)]:
+        got = MultiSimilarityLoss(**params)(emb, labels).item()
+        assert got == pytest.approx(_ms_loop(emb, labels, **params), rel=1e-10)
+
+
+def test_multi_similarity_known_points():
+    # two tight clusters far apart: every pair is easy, nothing is mined
+    emb = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    assert MultiSimilarityLoss()(emb, torch.tensor([0, 0, 1, 1])).item() == 0.0
+    # anchor 0 = (1, 0): positive (0, 1) has S = 0, negatives S = 0.995, 0.0995
+    mixed = torch.tensor([0, 1, 0, 1])
+    s1, s3 = 1 / np.sqrt(1.01), 0.1 / np.sqrt(1.01)
+    s13 = 0.2 / 1.01  # (1, 0.1) with (0.1, 1)
+    pos0 = np.log1p(np.exp(-2 * (0 - 0.5))) / 2
+    neg0 = np.log1p(np.exp(50 * (s1 - 0.5)) + np.exp(50 * (s3 - 0.5))) / 50
+    pos1 = np.log1p(np.exp(-2 * (s13 - 0.5))) / 2
+    neg1 = np.log1p(np.exp(50 * (s1 - 0.5)) + np.exp(50 * (s3 - 0.5))) / 50
+    expected = (pos0 + neg0 + pos1 + neg1) / 2  # anchors 2, 3 mirror 0, 1
+    got = MultiSimilarityLoss()(emb, mixed).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert got == pytest.approx(_ms_loop(emb, mixed), rel=1e-6)
+
+
+def test_multi_similarity_mining_drops_easy_pairs():
+    # anchors 0 and 1 (class 0, S = 0.8 to each other); point 2 is a hard
+    # negative for anchor 1 (S = 0.96) and too easy for anchor 0 (S = 0.6,
+    # more than the margin below 0.8), which so keeps no negative and drops
+    # out; point 3 (S <= -0.8) is too easy for both: moving it changes
+    # nothing. Points 2 and 3 have no positives, so they are no anchors.
+    emb = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8], [-1.0, 0.0]])
+    labels = torch.tensor([0, 0, 1, 2])
+    loss = MultiSimilarityLoss()
+    moved = emb.clone()
+    moved[3] = torch.tensor([-0.8, -0.6])
+    assert loss(emb, labels).item() == pytest.approx(loss(moved, labels).item())
+    unmined = MultiSimilarityLoss(margin=10.0)  # keeps every pair
+    assert unmined(emb, labels).item() > loss(emb, labels).item()  # anchor 0
+
+
+def test_multi_similarity_index_tuples_restrict_the_pairs(batch):
+    emb, labels = batch
+    triplets = all_triplets(labels)
+    loss = MultiSimilarityLoss()
+    # every triplet together holds every pair: the same as no tuples
+    assert loss(emb, labels, triplets).item() == pytest.approx(loss(emb, labels).item())
+    few = tuple(t[:5] for t in triplets)
+    assert loss(emb, labels, few).item() != pytest.approx(loss(emb, labels).item())
+
+
+def test_multi_similarity_gradients(batch):
+    emb, labels = batch
+    emb = emb.clone().requires_grad_(True)
+    loss = MultiSimilarityLoss()
+    assert torch.autograd.gradcheck(lambda e: loss(e, labels), (emb,))
+
+
+def test_multi_similarity_by_name():
+    loss = make_loss("multi_similarity")
+    assert isinstance(loss, MultiSimilarityLoss) and loss.margin == 0.1
+    assert make_loss("multi_similarity", 0.25).margin == 0.25
+
+
+# ---- pytorch-metric-learning objects as they are ------------------------------
+
+
+def pml_or_skip():
+    pytest.importorskip(
+        "pytorch_metric_learning", reason="pytorch-metric-learning is not installed"
+    )
+    from pytorch_metric_learning import losses, miners
+
+    return losses, miners
+
+
+def test_multi_similarity_equals_pytorch_metric_learning(batch):
+    pml_losses, pml_miners = pml_or_skip()
+    emb, labels = batch
+    miner = pml_miners.MultiSimilarityMiner(epsilon=0.1)
+    theirs = pml_losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)
+    ours = MultiSimilarityLoss(margin=0.1, alpha=2, beta=50, base=0.5)
+    # equal whenever every anchor keeps a positive and a negative, as here
+    assert ours(emb, labels).item() == pytest.approx(
+        theirs(emb, labels, miner(emb, labels)).item(), rel=1e-10
+    )
+
+
+@pytest.mark.parametrize("which", ["triplet", "multi_similarity"])
+def test_pytorch_metric_learning_loss_and_miner_objects(small_digits, which):
+    pml_losses, pml_miners = pml_or_skip()
+    from sksiamese import SiameseEmbedder
+
+    if which == "triplet":
+        loss = pml_losses.TripletMarginLoss(margin=0.2)
+        miner = pml_miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
+    else:
+        loss = pml_losses.MultiSimilarityLoss()
+        miner = pml_miners.MultiSimilarityMiner()
+    X, y = small_digits
+    emb = SiameseEmbedder(
+        loss=loss, miner=miner, max_epochs=3, embedding_dim=8, device="cpu",
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    losses = emb.history_[:, "train_loss"]
+    assert len(losses) == 3 and np.all(np.isfinite(losses)) and min(losses) > 0
+    assert emb.get_params()["loss"] is loss  # used as given, never replaced
+    assert emb.transform(X).shape == (len(X), 8)

@@ -6,6 +6,25 @@
 Classes and factories receive ``input_shape`` and ``embedding_dim`` when
 their signature accepts them, plus ``network_params``; instances are copied,
 so the estimator's parameter is never trained in place.
+
+The registered names:
+
+* ``"mlp"``: :class:`MLP`, dense ReLU layers (256, 256) with dropout 0.1.
+* ``"mlp3"``: :class:`MLP3`, three dense ReLU layers of 128 with dropout
+  0.1, the network of the Keras MNIST Siamese example trained with RMSprop.
+* ``"conv"``: :class:`ConvNet`, 3x3 convolution and batch-norm stages that
+  adapt to the image size (the default for images).
+* ``"small_conv"``: :class:`SmallConvNet`, conv32-pool-conv64-pool-dense128,
+  the Keras MNIST Siamese example trained with a contrastive loss.
+* ``"conv_bn"``: :class:`ConvBNNet`, conv64-pool-conv128-pool-dense128-
+  dropout 0.2-dense64-batch norm, the Keras Fashion-MNIST triplet example.
+* ``"face_conv"``: :class:`FaceConvNet`, conv96 11x11, conv256 5x5 and
+  conv384 3x3 blocks with pooling and dropout 0.3, global average pooling,
+  dense1024 and dense128, the Keras Olivetti faces example.
+* ``"resnet50"``: :class:`~sksiamese.networks.backbones.ResNet50`,
+  torchvision's ResNet-50 with a 512-256-256 dense head and only its last
+  block trained, the Keras triplet image-similarity example (needs
+  ``torchvision``).
 """
 
 import copy
@@ -13,13 +32,32 @@ import inspect
 
 from torch import nn
 
-from .conv import ConvNet
-from .mlp import MLP
+from .backbones import ResNet50
+from .conv import ConvBNNet, ConvNet, FaceConvNet, SmallConvNet
+from .mlp import MLP, MLP3
 
-__all__ = ["MLP", "ConvNet", "NETWORKS", "build_network"]
+__all__ = [
+    "MLP",
+    "MLP3",
+    "ConvNet",
+    "SmallConvNet",
+    "ConvBNNet",
+    "FaceConvNet",
+    "ResNet50",
+    "NETWORKS",
+    "build_network",
+]
 
 #: Networks available by name.
-NETWORKS = {"mlp": MLP, "conv": ConvNet}
+NETWORKS = {
+    "mlp": MLP,
+    "mlp3": MLP3,
+    "conv": ConvNet,
+    "small_conv": SmallConvNet,
+    "conv_bn": ConvBNNet,
+    "face_conv": FaceConvNet,
+    "resnet50": ResNet50,
+}
 
 
 def _accepted(factory, kwargs):
@@ -70,7 +108,7 @@ def build_network(network, input_shape, embedding_dim, network_params=None):
                 "instance, or a callable returning one."
             )
         network = NETWORKS[name]
-        if name == "mlp" or network is MLP:
+        if issubclass(network, MLP):
             pass
         elif len(input_shape) != 3:
             raise ValueError(

@@ -4,7 +4,7 @@ import math
 
 from torch import nn
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "MLP3"]
 
 
 class MLP(nn.Module):
@@ -22,6 +22,8 @@ class MLP(nn.Module):
         Dropout probability after each hidden layer.
     batch_norm : bool, default=False
         Whether to add batch normalisation before each ReLU.
+    output_relu : bool, default=False
+        Whether a ReLU follows the embedding layer too.
 
     Examples
     --------
@@ -38,6 +40,7 @@ class MLP(nn.Module):
         hidden=(256, 256),
         dropout=0.1,
         batch_norm=False,
+        output_relu=False,
     ):
         super().__init__()
         layers = [nn.Flatten()]
@@ -51,7 +54,56 @@ class MLP(nn.Module):
                 layers.append(nn.Dropout(dropout))
             width = h
         layers.append(nn.Linear(width, embedding_dim))
+        if output_relu:
+            layers.append(nn.ReLU())
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.layers(x)
+
+
+class MLP3(MLP):
+    """Three ReLU layers of 128 units with dropout 0.1 between them.
+
+    The base network of the classic Keras MNIST Siamese example trained with
+    RMSprop: ``Flatten, Dense(128, relu), Dropout(0.1), Dense(128, relu),
+    Dropout(0.1), Dense(128, relu)``; the last layer is the embedding, of
+    width ``embedding_dim`` (128 in the original). An :class:`MLP` with
+    these defaults.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one sample; images are flattened.
+    embedding_dim : int, default=128
+        Width of the output embedding.
+    hidden : tuple of int, default=(128, 128)
+        Widths of the two hidden layers.
+    dropout : float, default=0.1
+        Dropout after each hidden layer.
+    output_relu : bool, default=True
+        Whether the embedding goes through a ReLU, as in the original.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = MLP3((28, 28))
+    >>> net(torch.zeros(2, 28, 28)).shape
+    torch.Size([2, 128])
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        embedding_dim=128,
+        hidden=(128, 128),
+        dropout=0.1,
+        output_relu=True,
+    ):
+        super().__init__(
+            input_shape,
+            embedding_dim=embedding_dim,
+            hidden=hidden,
+            dropout=dropout,
+            output_relu=output_relu,
+        )

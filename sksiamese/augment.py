@@ -1,0 +1,325 @@
+"""Random image distortions applied to training batches on the fly.
+
+Every augmentation is called as ``aug(batch, generator)`` on a float tensor
+of shape ``(n, channels, height, width)`` and returns a tensor of the same
+shape; all its randomness comes from the ``torch.Generator`` it is given,
+which the estimators seed from their ``random_state``. Each image of the
+batch gets its own random draw. The estimators apply augmentation to the
+training batches only, never to validation batches nor in ``transform``.
+
+Examples
+--------
+>>> import torch
+>>> from sksiamese.augment import Compose, RandomAffine, RandomFlip
+>>> aug = Compose([RandomAffine(degrees=10, translate=0.1), RandomFlip()])
+>>> batch = torch.rand(4, 1, 28, 28)
+>>> out = aug(batch, torch.Generator().manual_seed(0))
+>>> out.shape
+torch.Size([4, 1, 28, 28])
+>>> again = aug(batch, torch.Generator().manual_seed(0))
+>>> bool(torch.equal(out, again))  # the same seed, the same distortions
+True
+"""
+
+import math
+import numbers
+
+import torch
+from torch.nn import functional as F
+
+__all__ = [
+    "RandomAffine",
+    "RandomFlip",
+    "RandomResizedCrop",
+    "Compose",
+    "AUGMENTATIONS",
+    "make_augment",
+]
+
+
+def _uniform(n, low, high, generator):
+    return low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
+
+
+def _range(value, name, center=0.0, low=None):
+    """``value`` as ``(low, high)``: a number ``v`` means ``center -/+ v``."""
+    if isinstance(value, numbers.Real):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0; got {value!r}.")
+        lo, hi = center - value, center + value
+    else:
+        lo, hi = (float(v) for v in value)
+    if lo > hi or (low is not None and lo < low):
+        raise ValueError(
+            f"{name}={value!r} does not describe a valid range"
+            + (f" above {low}" if low is not None else "")
+            + "."
+        )
+    return float(lo), float(hi)
+
+
+def _check_batch(batch):
+    if not isinstance(batch, torch.Tensor) or batch.ndim != 4:
+        raise ValueError(
+            "augmentations take a tensor of shape (n, channels, height, "
+            f"width); got {getattr(batch, 'shape', type(batch).__name__)}."
+        )
+
+
+def _warp(batch, theta):
+    """Resample ``batch`` through per-image affine maps ``theta`` (n, 2, 3).
+
+    ``theta`` maps output to input coordinates, normalised to ``[-1, 1]``
+    as in :func:`torch.nn.functional.affine_grid`; pixels that fall outside
+    repeat the border.
+    """
+    theta = theta.to(device=batch.device, dtype=batch.dtype)
+    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+    return F.grid_sample(
+        batch, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
+
+
+class RandomAffine:
+    """Random rotation, translation, scaling and shear of each image.
+
+    The distortions with which Koch, Zemel and Salakhutdinov (2015) trained
+    their Siamese network on Omniglot. Each image gets an angle, a shift, a
+    zoom and a shear drawn uniformly from the ranges below; the image is
+    resampled bilinearly and pixels that come from outside it repeat the
+    border.
+
+    Parameters
+    ----------
+    degrees : float or (float, float), default=10.0
+        Rotation in degrees: ``d`` means uniform in ``[-d, d]``.
+    translate : float or (float, float), default=0.1
+        Shift as a fraction of the image width (horizontally) and height
+        (vertically): ``t`` means uniform in ``[-t, t]``, for each axis.
+    scale : float or (float, float), default=0.1
+        Zoom factor: ``s`` means uniform in ``[1 - s, 1 + s]``.
+    shear : float or (float, float), default=0.0
+        Horizontal shear angle in degrees: ``s`` means uniform in
+        ``[-s, s]``.
+    p : float, default=1.0
+        Probability that an image is distorted at all.
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = torch.zeros(2, 1, 9, 9)
+    >>> batch[:, :, 4, 4] = 1.0
+    >>> out = RandomAffine(degrees=0, translate=0, scale=0)(batch, torch.Generator())
+    >>> bool(torch.allclose(out, batch, atol=1e-6))  # the identity
+    True
+    """
+
+    def __init__(self, degrees=10.0, translate=0.1, scale=0.1, shear=0.0, p=1.0):
+        self.degrees = degrees
+        self.translate = translate
+        self.scale = scale
+        self.shear = shear
+        self.p = p
+
+    def __repr__(self):
+        return (
+            f"RandomAffine(degrees={self.degrees!r}, translate={self.translate!r}, "
+            f"scale={self.scale!r}, shear={self.shear!r}, p={self.p!r})"
+        )
+
+    def _theta(self, n, height, width, generator):
+        deg = _range(self.degrees, "degrees")
+        shift = _range(self.translate, "translate")
+        zoom = _range(self.scale, "scale", center=1.0, low=0.0)
+        shear = _range(self.shear, "shear")
+        angle = torch.deg2rad(_uniform(n, *deg, generator))
+        skew = torch.tan(torch.deg2rad(_uniform(n, *shear, generator)))
+        s = _uniform(n, *zoom, generator).clamp_min(1e-3)
+        # shifts in normalised coordinates, where the image spans [-1, 1]
+        t = torch.stack([_uniform(n, *shift, generator) for _ in range(2)], 1) * 2
+        keep = torch.rand(n, generator=generator, dtype=torch.float64) >= self.p
+        angle[keep], skew[keep], s[keep], t[keep] = 0.0, 0.0, 1.0, 0.0
+        # forward map in pixel units: zoom, then shear, then rotate
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        rot = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+        sh = torch.eye(2, dtype=torch.float64).repeat(n, 1, 1)
+        sh[:, 0, 1] = skew
+        fwd = rot @ sh * s[:, None, None]
+        # the same map between normalised coordinates (x scaled by 2/width,
+        # y by 2/height), so rotations stay rotations on non-square images
+        aspect = torch.tensor([width, height], dtype=torch.float64)
+        fwd = fwd * aspect[None, None, :] / aspect[None, :, None]
+        inv = torch.linalg.inv(fwd)
+        return torch.cat([inv, -(inv @ t[:, :, None])], 2)
+
+    def __call__(self, batch, generator):
+        """Distort each image of ``batch`` with a draw from ``generator``."""
+        _check_batch(batch)
+        n, _, height, width = batch.shape
+        return _warp(batch, self._theta(n, height, width, generator))
+
+
+class RandomFlip:
+    """Mirror images left-right and/or top-bottom at random.
+
+    Parameters
+    ----------
+    horizontal : bool, default=True
+        Whether images may be mirrored left-right.
+    vertical : bool, default=False
+        Whether images may be mirrored top-bottom.
+    p : float, default=0.5
+        Probability of each allowed flip, per image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = torch.arange(4.0).reshape(1, 1, 2, 2)
+    >>> RandomFlip(p=1.0)(batch, torch.Generator())[0, 0].tolist()
+    [[1.0, 0.0], [3.0, 2.0]]
+    """
+
+    def __init__(self, horizontal=True, vertical=False, p=0.5):
+        self.horizontal = horizontal
+        self.vertical = vertical
+        self.p = p
+
+    def __repr__(self):
+        return (
+            f"RandomFlip(horizontal={self.horizontal!r}, "
+            f"vertical={self.vertical!r}, p={self.p!r})"
+        )
+
+    def __call__(self, batch, generator):
+        """Flip a random subset of the images of ``batch``."""
+        _check_batch(batch)
+        out = batch
+        for allowed, dim in ((self.horizontal, 3), (self.vertical, 2)):
+            if not allowed:
+                continue
+            flip = torch.rand(len(batch), generator=generator) < self.p
+            flip = flip.to(batch.device)[:, None, None, None]
+            out = torch.where(flip, out.flip(dim), out)
+        return out
+
+
+class RandomResizedCrop:
+    """Crop a random part of each image and stretch it to the full size.
+
+    As torchvision's ``RandomResizedCrop``, on a whole batch: each crop
+    covers a fraction of the image area drawn uniformly from ``scale``, with
+    an aspect ratio drawn log-uniformly from ``ratio``, at a uniformly
+    random position inside the image.
+
+    Parameters
+    ----------
+    scale : (float, float), default=(0.8, 1.0)
+        Range of the cropped fraction of the area.
+    ratio : (float, float), default=(3/4, 4/3)
+        Range of the crop's width-to-height ratio, relative to the image's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = torch.rand(3, 1, 16, 16)
+    >>> full = RandomResizedCrop(scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    >>> bool(torch.allclose(full(batch, torch.Generator()), batch, atol=1e-6))
+    True
+    """
+
+    def __init__(self, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)):
+        self.scale = scale
+        self.ratio = ratio
+
+    def __repr__(self):
+        return f"RandomResizedCrop(scale={self.scale!r}, ratio={self.ratio!r})"
+
+    def __call__(self, batch, generator):
+        """Crop and resize each image of ``batch``."""
+        _check_batch(batch)
+        lo, hi = _range(self.scale, "scale", low=0.0)
+        r_lo, r_hi = _range(self.ratio, "ratio", low=1e-6)
+        if hi > 1.0 or lo <= 0.0 or r_lo <= 0.0:
+            raise ValueError(
+                f"scale={self.scale!r} must lie in (0, 1] and ratio="
+                f"{self.ratio!r} must be positive."
+            )
+        n = len(batch)
+        area = _uniform(n, lo, hi, generator)
+        log_r = _uniform(n, math.log(r_lo), math.log(r_hi), generator)
+        ratio = torch.exp(log_r)
+        w = torch.sqrt(area * ratio).clamp(max=1.0)  # fractions of the side
+        h = torch.sqrt(area / ratio).clamp(max=1.0)
+        cx = _uniform(n, -1.0, 1.0, generator) * (1 - w)
+        cy = _uniform(n, -1.0, 1.0, generator) * (1 - h)
+        theta = torch.zeros(n, 2, 3, dtype=torch.float64)
+        theta[:, 0, 0], theta[:, 0, 2] = w, cx
+        theta[:, 1, 1], theta[:, 1, 2] = h, cy
+        return _warp(batch, theta)
+
+
+class Compose:
+    """Apply augmentations one after the other, with the same generator.
+
+    Parameters
+    ----------
+    transforms : list of callables
+        Each called as ``t(batch, generator)``.
+    """
+
+    def __init__(self, transforms):
+        self.transforms = transforms
+
+    def __repr__(self):
+        return f"Compose({self.transforms!r})"
+
+    def __call__(self, batch, generator):
+        """Apply every augmentation in turn."""
+        for t in self.transforms:
+            batch = t(batch, generator)
+        return batch
+
+
+#: Augmentations available by name, with their default settings.
+AUGMENTATIONS = {
+    "affine": RandomAffine,
+    "flip": RandomFlip,
+    "crop": RandomResizedCrop,
+}
+
+
+def make_augment(augment):
+    """Build the augmentation described by an ``augment`` parameter.
+
+    Parameters
+    ----------
+    augment : None, str or callable
+        ``None`` for none, a name from :data:`AUGMENTATIONS` (built with its
+        defaults), or a callable ``augment(batch, generator)`` used as is.
+
+    Returns
+    -------
+    augment : callable or None
+
+    Examples
+    --------
+    >>> make_augment("affine")
+    RandomAffine(degrees=10.0, translate=0.1, scale=0.1, shear=0.0, p=1.0)
+    >>> make_augment(None) is None
+    True
+    """
+    if augment is None:
+        return None
+    if isinstance(augment, str):
+        if augment not in AUGMENTATIONS:
+            raise ValueError(
+                f"Unknown augment {augment!r}; choose one of "
+                f"{sorted(AUGMENTATIONS)}, None or a callable "
+                "augment(batch, generator)."
+            )
+        return AUGMENTATIONS[augment]()
+    if callable(augment):
+        return augment
+    raise ValueError(
+        f"augment must be None, a name or a callable; got {augment!r}."
+    )

@@ -1,0 +1,190 @@
+import numpy as np
+import pytest
+import torch
+
+from sksiamese import SiameseEmbedder, SiameseVerifier
+from sksiamese.augment import (
+    Compose,
+    RandomAffine,
+    RandomFlip,
+    RandomResizedCrop,
+    make_augment,
+)
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def dot(h=9, w=9, row=4, col=6):
+    batch = torch.zeros(1, 1, h, w)
+    batch[0, 0, row, col] = 1.0
+    return batch
+
+
+def peak(batch):
+    return divmod(int(batch[0, 0].argmax()), batch.shape[3])
+
+
+def test_affine_identity():
+    batch = torch.rand(5, 3, 12, 10, generator=gen())
+    out = RandomAffine(degrees=0, translate=0, scale=0, shear=0)(batch, gen())
+    assert torch.allclose(out, batch, atol=1e-6)
+
+
+def test_affine_quarter_turn_is_exact_on_a_square_image():
+    batch = torch.rand(2, 1, 7, 7, generator=gen())
+    out = RandomAffine(degrees=(90, 90), translate=0, scale=0)(batch, gen())
+    # a dot to the right of the centre goes below it (image rows grow down)
+    assert torch.allclose(out, torch.rot90(batch, -1, dims=(2, 3)), atol=1e-5)
+
+
+def test_affine_rotation_keeps_pixel_distances_on_wide_images():
+    out = RandomAffine(degrees=(90, 90), translate=0, scale=0)(
+        dot(21, 41, 10, 30), gen()
+    )
+    assert peak(out) == (20, 20)  # 10 pixels right of centre -> 10 below
+
+
+def test_affine_translation_and_scale_in_pixels():
+    shift = RandomAffine(degrees=0, translate=(0.25, 0.25), scale=0)
+    assert peak(shift(dot(8, 8, 3, 3), gen())) == (5, 5)  # 0.25 * 8 = 2 px
+    zoom = RandomAffine(degrees=0, translate=0, scale=(2.0, 2.0))
+    assert peak(zoom(dot(21, 41, 10, 30), gen())) == (10, 40)
+
+
+def test_affine_draws_per_image_and_follows_the_generator():
+    batch = torch.rand(1, 1, 16, 16, generator=gen()).repeat(6, 1, 1, 1)
+    aug = RandomAffine(degrees=15, translate=0.1, scale=0.1, shear=10)
+    a, b, c = aug(batch, gen(1)), aug(batch, gen(1)), aug(batch, gen(2))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert not torch.allclose(a[0], a[1])  # each image its own draw
+
+
+def test_affine_p_zero_is_identity():
+    batch = torch.rand(4, 1, 10, 10, generator=gen())
+    out = RandomAffine(degrees=30, translate=0.2, p=0.0)(batch, gen())
+    assert torch.allclose(out, batch, atol=1e-6)
+
+
+def test_flip():
+    batch = torch.rand(3, 2, 5, 6, generator=gen())
+    assert torch.equal(RandomFlip(p=1.0)(batch, gen()), batch.flip(3))
+    assert torch.equal(RandomFlip(p=0.0)(batch, gen()), batch)
+    both = RandomFlip(horizontal=True, vertical=True, p=1.0)(batch, gen())
+    assert torch.equal(both, batch.flip(3).flip(2))
+    mixed = RandomFlip(p=0.5)(torch.rand(64, 1, 2, 2, generator=gen()), gen())
+    assert mixed.shape == (64, 1, 2, 2)
+
+
+def test_crop_full_area_is_identity_and_small_crop_zooms():
+    batch = torch.rand(3, 1, 16, 16, generator=gen())
+    full = RandomResizedCrop(scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    assert torch.allclose(full(batch, gen()), batch, atol=1e-6)
+    quarter = RandomResizedCrop(scale=(0.25, 0.25), ratio=(1.0, 1.0))
+    out = quarter(dot(17, 17, 8, 8), gen())
+    assert out.shape == (1, 1, 17, 17)
+    assert (out > 0.1).sum() > 1  # one pixel became a blob
+
+
+def test_compose_and_make_augment():
+    aug = Compose([RandomFlip(p=1.0), RandomFlip(p=1.0)])
+    batch = torch.rand(2, 1, 4, 4, generator=gen())
+    assert torch.equal(aug(batch, gen()), batch)
+    assert isinstance(make_augment("affine"), RandomAffine)
+    assert isinstance(make_augment("crop"), RandomResizedCrop)
+    assert make_augment(None) is None
+    assert make_augment(aug) is aug
+    with pytest.raises(ValueError, match="Unknown augment"):
+        make_augment("jitter")
+
+
+@pytest.mark.parametrize(
+    "aug, match",
+    [
+        (RandomAffine(degrees=-1), "degrees must be >= 0"),
+        (RandomAffine(scale=(0.5, 0.2)), "scale"),
+        (RandomResizedCrop(scale=(0.5, 1.5)), "must lie in"),
+    ],
+)
+def test_bad_ranges_raise(aug, match):
+    with pytest.raises(ValueError, match=match):
+        aug(torch.zeros(1, 1, 4, 4), gen())
+
+
+def test_bad_batch_raises():
+    with pytest.raises(ValueError, match="channels, height"):
+        RandomFlip()(torch.zeros(4, 4), gen())
+
+
+# ---- in the estimators --------------------------------------------------------
+
+
+class Recorder:
+    """An augmentation that records the batches it sees."""
+
+    def __init__(self):
+        self.sizes, self.generators = [], []
+
+    def __call__(self, batch, generator):
+        self.sizes.append(len(batch))
+        self.generators.append(generator)
+        return batch + 0.01
+
+
+def fast(**kw):
+    params = dict(max_epochs=2, embedding_dim=8, device="cpu", random_state=0)
+    params.update(kw)
+    return SiameseEmbedder(**params)
+
+
+def test_augment_reaches_training_batches_only(small_digits):
+    X, y = small_digits
+    rec = Recorder()
+    emb = fast(augment=rec, validation_fraction=0.2, batch_size=40).fit(X, y)
+    train = [b for row in emb.history_ for b in row["batches"] if "train_loss" in b]
+    # one call per training batch, none for the validation batches
+    assert len(rec.sizes) == len(train) > 0
+    assert sum(rec.sizes) == sum(b["train_batch_size"] for b in train)
+    assert all(isinstance(g, torch.Generator) for g in rec.generators)
+    assert len({id(g) for g in rec.generators}) == 1  # one generator per fit
+    seen = len(rec.sizes)
+    emb.transform(X)
+    assert len(rec.sizes) == seen  # transform is never augmented
+
+
+def test_augment_is_seeded_and_changes_training(small_digits):
+    X, y = small_digits
+    a = fast(augment="affine").fit(X, y).transform(X)
+    b = fast(augment="affine").fit(X, y).transform(X)
+    c = fast(augment=None).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_auto_augments_images_and_not_rows(small_digits):
+    X, y = small_digits
+    rows = X.reshape(len(X), -1)
+    assert fast()._make_augment((64,)) is None
+    assert isinstance(fast()._make_augment((1, 8, 8)), RandomAffine)
+    fast(max_epochs=1).fit(rows, y)  # "auto" on rows: nothing to do
+    fast(max_epochs=1, augment="flip", input_shape=(8, 8)).fit(rows, y)
+    with pytest.raises(ValueError, match="augment='affine' distorts images"):
+        fast(augment="affine").fit(rows, y)
+
+
+def test_bad_augment_parameter_is_named(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="augment"):
+        fast(augment="jitter").fit(X, y)
+
+
+def test_verifier_takes_augment(small_digits):
+    X, y = small_digits
+    rec = Recorder()
+    ver = SiameseVerifier(
+        max_epochs=1, embedding_dim=8, augment=rec, device="cpu", random_state=0
+    ).fit(X, y)
+    assert ver.get_params()["augment"] is rec
+    assert len(rec.sizes) > 0

@@ -1,0 +1,198 @@
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sksiamese import SiameseEmbedder
+from sksiamese.networks import (
+    MLP3,
+    NETWORKS,
+    ConvBNNet,
+    FaceConvNet,
+    SmallConvNet,
+    build_network,
+)
+from sksiamese.networks.backbones import _adapt_first_conv
+
+
+def torchvision_or_skip():
+    try:
+        import torchvision
+    except Exception as exc:  # missing, or built for another torch
+        pytest.skip(f"torchvision is not importable here ({type(exc).__name__}: {exc})")
+    return torchvision
+
+
+def n_params(module, trainable_only=False):
+    return sum(
+        p.numel() for p in module.parameters() if p.requires_grad or not trainable_only
+    )
+
+
+def tiny_images(size=16, n_classes=4, per_class=5, channels=None, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (n_classes * per_class, size, size) + ((channels,) if channels else ())
+    X = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    return X, np.repeat(np.arange(n_classes), per_class)
+
+
+# ---- every named network trains --------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(set(NETWORKS) - {"resnet50"}))
+def test_named_network_trains_one_epoch(name):
+    X, y = tiny_images()
+    emb = SiameseEmbedder(
+        network=name, embedding_dim=8, max_epochs=1, device="cpu", random_state=0
+    ).fit(X, y)
+    assert isinstance(emb.module_.backbone, NETWORKS[name])
+    Z = emb.transform(X)
+    assert Z.shape == (len(X), 8)
+    assert np.all(np.isfinite(emb.history_[:, "train_loss"]))
+
+
+def test_resnet50_trains_one_epoch():
+    torchvision_or_skip()
+    X, y = tiny_images(size=32, n_classes=2, per_class=4)
+    emb = SiameseEmbedder(
+        network="resnet50",
+        embedding_dim=8,
+        max_epochs=1,
+        batch_size=8,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert emb.transform(X).shape == (len(X), 8)
+    assert np.all(np.isfinite(emb.history_[:, "train_loss"]))
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp3"])
+def test_dense_networks_take_feature_rows(name):
+    X, y = tiny_images(size=4)
+    emb = SiameseEmbedder(network=name, max_epochs=1, device="cpu", random_state=0)
+    emb.fit(X.reshape(len(X), -1), y)
+    assert emb.network_input_shape_ == (16,)
+
+
+@pytest.mark.parametrize("name", ["small_conv", "conv_bn", "face_conv", "resnet50"])
+def test_image_networks_refuse_feature_rows(name):
+    with pytest.raises(ValueError, match="needs images"):
+        build_network(name, (64,), 8)
+
+
+# ---- the architectures, by their weight counts -----------------------------
+
+
+def test_mlp3_is_the_keras_mnist_mlp():
+    # Dense(128) on 784 inputs, then two Dense(128): 133,504 weights
+    net = MLP3((1, 28, 28))
+    assert n_params(net) == 784 * 128 + 128 + 2 * (128 * 128 + 128) == 133_504
+    assert [type(m).__name__ for m in net.layers] == [
+        "Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout",
+        "Linear", "ReLU",
+    ]  # fmt: skip
+    assert net.layers[3].p == 0.1
+
+
+def test_small_conv_is_the_keras_mnist_convnet():
+    net = SmallConvNet((1, 28, 28))
+    # conv 3x3x32, conv 3x3x32x64, dense 5*5*64 -> 128: 223,744 weights
+    assert n_params(net) == 320 + 18_496 + 204_928 == 223_744
+    assert net(torch.zeros(2, 1, 28, 28)).min() >= 0  # ReLU embedding
+    # small images still fit: 8 -> 6 -> 3 -> 1, pooling skipped at the end
+    assert SmallConvNet((1, 8, 8), embedding_dim=4)(torch.zeros(2, 1, 8, 8)).shape == (
+        2,
+        4,
+    )
+
+
+def test_conv_bn_is_the_fashion_mnist_network():
+    net = ConvBNNet((1, 28, 28))
+    kinds = [type(m).__name__ for m in net.layers]
+    assert kinds[-4:] == ["Dropout", "Linear", "ReLU", "BatchNorm1d"]
+    assert net.layers[-4].p == 0.2
+    # 640 + 73,856 conv weights, 3,200 -> 128 -> 64 dense, 64-wide batch norm
+    assert n_params(net) == 640 + 73_856 + 409_728 + 8_256 + 128
+    assert net(torch.rand(4, 1, 28, 28)).shape == (4, 64)
+
+
+def test_face_conv_is_the_olivetti_network():
+    net = FaceConvNet((1, 64, 64))
+    convs = [m for m in net.layers if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0]) for c in convs] == [
+        (96, 11),
+        (256, 5),
+        (384, 3),
+    ]
+    drops = [m.p for m in net.layers if isinstance(m, nn.Dropout)]
+    assert drops == [0.3, 0.3, 0.3]
+    expected = 11_712 + 614_656 + 885_120 + 384 * 1024 + 1024 + 1024 * 128 + 128
+    assert n_params(net) == expected
+    with torch.no_grad():
+        assert net.eval()(torch.rand(2, 1, 64, 64)).shape == (2, 128)
+
+
+def test_network_params_set_head_and_dropout():
+    net = build_network(
+        "conv_bn", (1, 16, 16), 12, {"hidden": 32, "dropout": 0.5, "channels": (8, 16)}
+    )
+    assert net.layers[-6].out_features == 32
+    assert net.layers[-4].p == 0.5
+    assert net(torch.rand(3, 1, 16, 16)).shape == (3, 12)
+    with pytest.raises(ValueError, match="same length"):
+        build_network("face_conv", (1, 16, 16), 8, {"kernels": (3, 3)})
+    with pytest.raises(ValueError, match="too small"):
+        build_network("small_conv", (1, 4, 4), 8)
+
+
+# ---- ResNet-50 ---------------------------------------------------------------
+
+
+def test_first_conv_adapted_to_grayscale():
+    g = torch.Generator().manual_seed(0)
+    rgb = nn.Conv2d(3, 4, 3, bias=False)
+    with torch.no_grad():
+        rgb.weight.copy_(torch.randn(rgb.weight.shape, generator=g))
+    gray = _adapt_first_conv(rgb, 1)
+    img = torch.rand(2, 1, 8, 8, generator=g)
+    # a grey image gives the responses of the same image as equal RGB channels
+    assert torch.allclose(gray(img), rgb(img.repeat(1, 3, 1, 1)), atol=1e-5)
+    four = _adapt_first_conv(rgb, 4)
+    assert four.weight.shape == (4, 4, 3, 3)
+    assert torch.allclose(four(img.repeat(1, 4, 1, 1)), gray(img), atol=1e-5)
+
+
+def test_resnet50_without_torchvision_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchvision", None)
+    with pytest.raises(ImportError, match=r"sksiamese\[vision\]"):
+        build_network("resnet50", (1, 32, 32), 8)
+
+
+def test_resnet50_local_weights_freeze_all_but_layer4(tmp_path):
+    torchvision = torchvision_or_skip()
+    path = tmp_path / "resnet50.pt"
+    torch.save(torchvision.models.resnet50(weights=None).state_dict(), path)
+    net = build_network("resnet50", (1, 32, 32), 256, {"weights": str(path)})
+    assert net.trainable_layers_ == ["layer4"]
+    assert net.input_normalization
+    layer4 = n_params(net.resnet.layer4)
+    head = 2048 * 512 + 512 + 1024 + 512 * 256 + 256 + 512 + 256 * 256 + 256
+    assert n_params(net, trainable_only=True) == layer4 + head
+    assert net.resnet.conv1.in_channels == 1
+    net.train()
+    assert not net.resnet.layer1.training and net.resnet.layer4.training
+    assert net(torch.rand(3, 1, 32, 32)).shape == (3, 256)
+    # random weights: everything trains and inputs are not standardised
+    fresh = build_network("resnet50", (3, 32, 32), 8, {"dropout": 0.1})
+    assert n_params(fresh, trainable_only=True) == n_params(fresh)
+    assert not fresh.input_normalization
+
+
+def test_resnet50_bad_weights():
+    torchvision_or_skip()
+    with pytest.raises(ValueError, match="neither a file nor one of"):
+        build_network("resnet50", (3, 32, 32), 8, {"weights": "IMAGENET_XL"})
+    with pytest.raises(ValueError, match="unknown blocks"):
+        build_network("resnet50", (3, 32, 32), 8, {"trainable_layers": ["layer9"]})
