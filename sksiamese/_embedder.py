@@ -20,13 +20,17 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
 
     Parameters
     ----------
-    network : {"auto", "mlp", "conv"}, torch.nn.Module class, callable or \
+    network : {"auto", "mlp", "mlp3", "conv", "small_conv", "conv_bn", \
+            "face_conv", "resnet50"}, torch.nn.Module class, callable or \
             instance, default="auto"
         The encoder. ``"auto"`` picks :class:`~sksiamese.networks.MLP` for
         feature rows and :class:`~sksiamese.networks.ConvNet` for images.
         Classes and factories receive ``input_shape`` (``(n_features,)`` or
         ``(channels, height, width)``) and ``embedding_dim`` when their
         signature accepts them; instances are deep-copied before training.
+        The other names are the networks of classic Keras Siamese examples
+        and a ResNet-50 backbone (which needs torchvision), described in
+        :mod:`sksiamese.networks`.
     network_params : dict, default=None
         Extra keyword arguments for the network constructor, for example
         ``{"hidden": (512, 512), "dropout": 0.2}``.
@@ -39,15 +43,21 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         For 2-D ``X`` only: the image shape of each row, ``(height, width)``
         or ``(height, width, channels)``, so that the convolutional network
         applies. ``None`` treats rows as feature vectors.
-    loss : {"triplet", "contrastive"} or torch.nn.Module, default="triplet"
+    loss : {"triplet", "contrastive", "multi_similarity", "binary"} or \
+            torch.nn.Module, default="triplet"
         ``"triplet"``: ``max(d²(a, p) - d²(a, n) + margin, 0)`` over
         anchor/positive/negative triplets; ``"contrastive"``: ``d²`` for
-        positive pairs and ``max(margin - d, 0)²`` for negative pairs.
+        positive pairs and ``max(margin - d, 0)²`` for negative pairs;
+        ``"multi_similarity"``: :class:`~sksiamese.losses.MultiSimilarityLoss`,
+        which weighs and mines the pairs itself (use it with
+        ``miner="all"``); ``"binary"``: cross-entropy of a sigmoid head on
+        the pair distance (:class:`~sksiamese.losses.BinaryPairLoss`).
         A module called as ``loss(embeddings, labels, indices_tuple)``, such
         as a pytorch-metric-learning loss, is used as is.
     margin : float or "auto", default="auto"
-        Margin of the loss; ``"auto"`` is 0.2 for triplet and 1.0 for
-        contrastive loss.
+        Margin of the loss; ``"auto"`` is 0.2 for triplet, 1.0 for
+        contrastive and binary, and 0.1 (the mining margin) for
+        multi-similarity loss.
     miner : {"random", "all", "semi_hard", "batch_hard"} or callable, \
             default="semi_hard"
         How tuples are chosen. ``"random"`` draws pairs or triplets from the

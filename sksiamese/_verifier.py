@@ -125,7 +125,8 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
 
     Parameters
     ----------
-    network : {"auto", "mlp", "conv"}, torch.nn.Module class, callable or \
+    network : {"auto", "mlp", "mlp3", "conv", "small_conv", "conv_bn", \
+            "face_conv", "resnet50"}, torch.nn.Module class, callable or \
             instance, default="auto"
         The encoder; see :class:`~sksiamese.SiameseEmbedder`.
     network_params : dict, default=None
@@ -138,17 +139,18 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
     input_shape : tuple of int, default=None
         For 2-D ``X`` only: the image shape of each row, ``(height, width)``
         or ``(height, width, channels)``.
-    loss : {"triplet", "contrastive", "binary"} or torch.nn.Module, \
-            default="triplet"
-        ``"triplet"`` and ``"contrastive"`` as in
+    loss : {"triplet", "contrastive", "multi_similarity", "binary"} or \
+            torch.nn.Module, default="triplet"
+        ``"triplet"``, ``"contrastive"`` and ``"multi_similarity"`` as in
         :class:`~sksiamese.SiameseEmbedder`. ``"binary"``:
         :class:`~sksiamese.losses.BinaryPairLoss`, binary cross-entropy of a
         sigmoid head ``P(same) = sigmoid(scale * (offset - d))`` learned on
         the distance together with the encoder.
     margin : float or "auto", default="auto"
-        Margin of the loss; ``"auto"`` is 0.2 for triplet and 1.0 for
-        contrastive loss. For ``"binary"``, the distance at which the head
-        starts at ``P(same) = 0.5`` (1.0 under ``"auto"``).
+        Margin of the loss; ``"auto"`` is 0.2 for triplet, 1.0 for
+        contrastive and 0.1 for multi-similarity loss. For ``"binary"``,
+        the distance at which the head starts at ``P(same) = 0.5`` (1.0
+        under ``"auto"``).
     miner : {"random", "all", "semi_hard", "batch_hard"} or callable, \
             default="semi_hard"
         How tuples are chosen from the class labels; see
