@@ -1,6 +1,7 @@
 """SiameseVerifier: calibrated same/different answers for pairs of samples."""
 
 import numbers
+import warnings
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -10,6 +11,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import euclidean_distances
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ._base import SiameseBase, stratified_holdout
@@ -202,9 +204,11 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         calibration sees classes the network never saw, as verification of
         new identities will. ``"samples"``: that fraction of each class,
         for verification among the training classes. ``"auto"``:
-        ``"classes"`` from 10 classes on, ``"samples"`` below. The held-out
-        pairs are :func:`~sksiamese.verification.balanced_pairs` of the
-        held-out samples (at most 20,000), all drawn from ``random_state``.
+        ``"classes"`` from 10 classes on, ``"samples"`` below, and, when
+        the classes are too small to spare samples, calibration on the
+        training data itself, with a warning. The held-out pairs are
+        :func:`~sksiamese.verification.balanced_pairs` of the held-out
+        samples (at most 20,000), all drawn from ``random_state``.
     max_epochs : int, default=20
         Number of passes over the training data.
     batch_size : int, default=128
@@ -420,7 +424,11 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         return np.random.default_rng([int(seed), 1])
 
     def _holdout(self, codes, rng):
-        """Positions kept for training and held out for calibration."""
+        """Positions kept for training and held out for calibration.
+
+        Under ``calibration_holdout="auto"``, data too small for a hold-out
+        are all used for training and calibration, with a warning.
+        """
         n_classes = int(codes.max()) + 1
         mode = self.calibration_holdout
         if mode == "auto":
@@ -431,12 +439,15 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             try:
                 return stratified_holdout(codes, fraction, rng)
             except ValueError:
+                if self.calibration_holdout == "auto":
+                    return self._no_holdout(len(codes))
                 raise ValueError(
                     f"calibration_fraction={fraction} with calibration_holdout="
                     "'samples' leaves fewer than 2 classes with 2 or more "
                     "held-out samples, too few for calibration pairs. Raise "
-                    "calibration_fraction, add samples, or set a float "
-                    "threshold with loss='binary' to hold nothing out."
+                    "calibration_fraction, add samples, or use "
+                    "calibration_holdout='auto' to calibrate on the training "
+                    "data instead."
                 ) from None
         n_held = max(2, int(round(fraction * n_classes)))
         if n_classes - n_held < 2:
@@ -448,6 +459,19 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         held_classes = rng.permutation(n_classes)[:n_held]
         held = np.isin(codes, held_classes)
         return np.flatnonzero(~held), np.flatnonzero(held)
+
+    def _no_holdout(self, n_samples):
+        warnings.warn(
+            f"{type(self).__name__}: too few samples per class to hold out "
+            f"calibration_fraction={self.calibration_fraction} of them; "
+            "P(same) and the threshold are fitted on pairs of the training "
+            "data and will be overconfident. Add samples per class for a "
+            "held-out calibration.",
+            UserWarning,
+            stacklevel=4,
+        )
+        everything = np.arange(n_samples)
+        return everything, everything
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -471,6 +495,13 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         -------
         self : SiameseVerifier
         """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None: fit learns from class labels. To learn from "
+                "labelled pairs, use fit_pairs(pairs, same)."
+            )
+        check_classification_targets(y)
         X, codes = self._validate_fit_data(X, y)
         self.classes_ = np.array([0, 1])
         self._forget_enrolled()

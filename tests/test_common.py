@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sksiamese import SiameseEmbedder
+from sksiamese import SiameseEmbedder, SiameseVerifier
 
 
 def _fast_embedder():
@@ -11,13 +11,50 @@ def _fast_embedder():
     )
 
 
-EXPECTED_FAILED = {}
+def _fast_verifier():
+    return SiameseVerifier(
+        max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0
+    )
+
+
+# SiameseVerifier is fitted on class-labelled samples but predicts on pairs,
+# arrays of shape (n_pairs, 2, ...). These checks fit it, then call predict,
+# predict_proba or decision_function with the 2-D samples they fitted on,
+# which are not pairs, so it raises a ValueError asking for pairs. The
+# properties they test are tested on pairs in tests/test_verifier.py.
+_PAIRS = (
+    "predicts on 2-D samples; the verifier predicts on pairs (n_pairs, 2, ...) "
+    "and refuses anything else"
+)
+EXPECTED_FAILED = {
+    "SiameseVerifier": {
+        "check_n_features_in_after_fitting": _PAIRS
+        + " (a wrong sample shape in pairs is refused, see test_verifier.py)",
+        "check_estimators_dtypes": _PAIRS,
+        "check_dtype_object": _PAIRS,
+        "check_estimators_nan_inf": _PAIRS + " (NaN in pairs is refused)",
+        "check_estimators_pickle": _PAIRS + " (pickling is tested on pairs)",
+        "check_f_contiguous_array_estimator": _PAIRS,
+        "check_classifier_data_not_an_array": _PAIRS,
+        "check_classifiers_classes": _PAIRS,
+        "check_classifiers_train": _PAIRS,
+        "check_supervised_y_2d": _PAIRS,
+        "check_decision_proba_consistency": _PAIRS,
+        "check_methods_sample_order_invariance": _PAIRS,
+        "check_methods_subset_invariance": _PAIRS,
+        "check_dict_unchanged": _PAIRS,
+        "check_fit_idempotent": _PAIRS,
+        "check_fit2d_predict1d": _PAIRS,
+    }
+}
 
 
 def _expected_failed(estimator):
     return EXPECTED_FAILED.get(type(estimator).__name__, {})
 
 
-@parametrize_with_checks([_fast_embedder()], expected_failed_checks=_expected_failed)
+@parametrize_with_checks(
+    [_fast_embedder(), _fast_verifier()], expected_failed_checks=_expected_failed
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

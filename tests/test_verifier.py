@@ -1,0 +1,559 @@
+import copy
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from scipy.special import expit
+from scipy.stats import norm
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+import sksiamese.verification as verification
+from sksiamese import SiameseVerifier
+from sksiamese.losses import BinaryPairLoss
+from sksiamese.mining import all_pairs
+from sksiamese.verification import (
+    SigmoidCalibrator,
+    balanced_pairs,
+    choose_threshold,
+    make_verification_scorer,
+)
+
+
+def fast(**kw):
+    params = dict(
+        max_epochs=2,
+        embedding_dim=8,
+        network_params={"hidden": (64,)},
+        batch_size=64,
+        device="cpu",
+        random_state=0,
+    )
+    params.update(kw)
+    return SiameseVerifier(**params)
+
+
+def as_pairs(X, idx):
+    return np.stack([X[idx[:, 0]], X[idx[:, 1]]], axis=1)
+
+
+@pytest.fixture(scope="module")
+def rows(small_digits):
+    """200 digits as 64-feature rows, 20 per class, read-only."""
+    X, y = small_digits
+    X = X.reshape(len(X), -1) / 16.0
+    X.setflags(write=False)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(rows):
+    X, y = rows
+    return fast(max_epochs=3).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def test_pairs(digits):
+    X, y = digits
+    X = X[1000:1200].reshape(200, -1) / 16.0
+    idx, same = balanced_pairs(y[1000:1200], max_pairs=400)
+    return as_pairs(X, idx), same
+
+
+# ---- predictions on pairs ---------------------------------------------------
+
+
+def test_probabilities_are_calibrated_columns(fitted, test_pairs):
+    pairs, same = test_pairs
+    proba = fitted.predict_proba(pairs)
+    assert proba.shape == (len(pairs), 2)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(fitted.classes_) == [0, 1]
+    # predict thresholds P(same), decision_function ranks by distance
+    np.testing.assert_array_equal(
+        fitted.predict(pairs), (proba[:, 1] >= fitted.threshold_).astype(int)
+    )
+    order = np.argsort(-fitted.decision_function(pairs), kind="stable")
+    assert np.all(np.diff(proba[order, 1]) <= 1e-12)
+    # better than chance after three epochs on 200 digits
+    assert roc_auc_score(same, fitted.decision_function(pairs)) > 0.8
+    assert fitted.calibration_ == "sigmoid"
+    assert 0.0 <= fitted.threshold_ <= 1.0
+
+
+def test_pair_of_identical_samples_is_most_alike(fitted, rows):
+    X, _ = rows
+    twins = np.stack([X[:5], X[:5]], axis=1)
+    np.testing.assert_allclose(fitted.decision_function(twins), 0.0, atol=1e-5)
+    assert np.all(fitted.predict(twins) == 1)
+
+
+def test_predictions_are_batch_independent(fitted, test_pairs):
+    pairs, _ = test_pairs
+    whole = fitted.predict_proba(pairs)
+    parts = np.concatenate(
+        [fitted.predict_proba(pairs[i : i + 7]) for i in range(0, 49, 7)]
+    )
+    np.testing.assert_allclose(parts, whole[:49], rtol=1e-5, atol=1e-6)
+
+
+def test_pair_predictions_follow_sklearn_conventions(fitted, rows, test_pairs):
+    # scikit-learn's shared checks call predict on 2-D samples; these are
+    # the same properties on pairs
+    pairs, _ = test_pairs
+    state = dict(fitted.__dict__)
+    proba = fitted.predict_proba(pairs)
+    assert fitted.__dict__.keys() == state.keys()
+    assert all(fitted.__dict__[k] is v for k, v in state.items())
+    perm = np.random.default_rng(0).permutation(len(pairs))
+    np.testing.assert_allclose(
+        fitted.predict_proba(pairs[perm]), proba[perm], rtol=1e-5
+    )
+    as_list = fitted.predict_proba(pairs[:3].tolist())
+    np.testing.assert_allclose(as_list, proba[:3], rtol=1e-5)
+    f32 = fitted.predict_proba(pairs.astype(np.float32))
+    np.testing.assert_allclose(f32, proba, atol=1e-5)
+    fortran = np.asfortranarray(pairs)
+    np.testing.assert_allclose(fitted.predict_proba(fortran), proba, atol=1e-6)
+    # fitting again with the same seed gives the same verifier
+    again = clone(fitted).fit(*rows)
+    np.testing.assert_allclose(again.predict_proba(pairs), proba, atol=1e-6)
+    assert again.threshold_ == fitted.threshold_
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: p[:, 0], r"shape \(n_pairs, 2, 64\)"),
+        (lambda p: np.concatenate([p, p[:, :1]], axis=1), r"got shape \(\d+, 3, 64\)"),
+        (lambda p: p[..., :10], "samples of shape \\(10,\\)"),
+        (lambda p: np.where(np.arange(p.size).reshape(p.shape) == 3, np.nan, p), "NaN"),
+        (lambda p: p[:0], "0 sample"),
+        (lambda p: p.tolist()[0], "shape"),
+    ],
+)
+def test_malformed_pairs_raise_clear_errors(fitted, test_pairs, make, match):
+    pairs, _ = test_pairs
+    bad = make(pairs)
+    for method in ("predict", "predict_proba", "decision_function"):
+        with pytest.raises(ValueError, match=match):
+            getattr(fitted, method)(bad)
+
+
+def test_unfitted_raises(rows, test_pairs):
+    X, y = rows
+    pairs, _ = test_pairs
+    for call in (
+        lambda v: v.predict(pairs),
+        lambda v: v.predict_proba(pairs),
+        lambda v: v.score(X, y),
+        lambda v: v.enroll(X, y),
+        lambda v: v.identify(X),
+    ):
+        with pytest.raises(NotFittedError):
+            call(fast())
+
+
+# ---- thresholds ---------------------------------------------------------------
+
+
+def test_threshold_strategies_on_separated_scores():
+    y = np.array([1] * 4 + [0] * 4)
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1])
+    for strategy in ("accuracy", "f1"):
+        assert choose_threshold(y, s, strategy) == pytest.approx(0.5)
+    assert choose_threshold(y, s, "far", target_far=0.0) == pytest.approx(0.5)
+    assert choose_threshold(y, s, "eer") == pytest.approx(0.6)
+
+
+def test_threshold_strategies_on_gaussian_scores():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    s = np.concatenate([rng.normal(1, 1, n), rng.normal(-1, 1, n)])
+    y = np.repeat([1, 0], n)
+    # Bayes threshold for equal priors and variances, and the EER point
+    assert choose_threshold(y, s, "accuracy") == pytest.approx(0.0, abs=0.1)
+    assert choose_threshold(y, s, "eer") == pytest.approx(0.0, abs=0.05)
+    t = choose_threshold(y, s, "far", target_far=0.05)
+    assert t == pytest.approx(norm.ppf(0.95) - 1, abs=0.05)
+    assert np.mean(s[y == 0] >= t) <= 0.05
+    # F1 rewards recall of "same": its threshold is not above accuracy's
+    assert choose_threshold(y, s, "f1") <= choose_threshold(y, s, "accuracy")
+
+
+def test_threshold_never_sits_on_a_score():
+    y = np.array([1, 1, 0, 1, 0, 0])
+    s = np.array([0.5, 0.5, 0.5, 0.2, 0.2, 0.1])
+    for strategy in ("accuracy", "f1", "far"):
+        t = choose_threshold(y, s, strategy, target_far=0.5)
+        assert t not in s
+
+
+def test_threshold_errors():
+    with pytest.raises(ValueError, match="strategy"):
+        choose_threshold([1, 0], [0.6, 0.4], "youden")
+    with pytest.raises(ValueError, match="both same and different"):
+        choose_threshold([1, 1], [0.6, 0.4])
+    with pytest.raises(ValueError, match="target_far"):
+        choose_threshold([1, 0], [0.6, 0.4], "far", target_far=2)
+
+
+@pytest.mark.parametrize("strategy", ["accuracy", "f1", "eer", "far"])
+def test_auto_threshold_follows_strategy(fitted, rows, strategy):
+    ver = clone(fitted).set_params(threshold_strategy=strategy, target_far=0.05)
+    ver.fit(*rows)
+    proba = ver._proba_same(ver.calibration_distances_)
+    expected = choose_threshold(ver.calibration_same_, proba, strategy, 0.05)
+    assert ver.threshold_ == expected
+    if strategy == "far":
+        assert np.mean(proba[ver.calibration_same_ == 0] >= ver.threshold_) <= 0.05
+
+
+def test_float_threshold_is_used_as_is(rows, test_pairs):
+    X, y = rows
+    pairs, _ = test_pairs
+    ver = fast(threshold=0.9).fit(X, y)
+    assert ver.threshold == 0.9 and ver.threshold_ == 0.9
+    proba = ver.predict_proba(pairs)[:, 1]
+    np.testing.assert_array_equal(ver.predict(pairs), proba >= 0.9)
+
+
+def test_calibrate_threshold_retunes_only_the_threshold(fitted, test_pairs):
+    pairs, same = test_pairs
+    ver = copy.deepcopy(fitted)
+    before = ver.predict_proba(pairs)
+    ver.calibrate_threshold(pairs, same, strategy="far", target_far=0.02)
+    assert ver.threshold == "auto"
+    np.testing.assert_array_equal(ver.predict_proba(pairs), before)
+    assert np.mean(ver.predict(pairs)[same == 0]) <= 0.02
+    ver.calibrate_threshold(pairs, same)
+    assert ver.threshold_ == choose_threshold(same, before[:, 1], "accuracy")
+
+
+# ---- calibration ----------------------------------------------------------------
+
+
+def test_sigmoid_calibrator_recovers_known_map():
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0, 2, 20_000)
+    same = rng.random(20_000) < expit(4.0 - 5.0 * d)
+    cal = SigmoidCalibrator().fit(d, same)
+    assert cal.intercept_ == pytest.approx(4.0, abs=0.2)
+    assert cal.slope_ == pytest.approx(-5.0, abs=0.25)
+
+
+def test_sigmoid_calibrator_stays_finite_when_separable():
+    cal = SigmoidCalibrator().fit([0.1, 0.2, 1.0, 1.1], [1, 1, 0, 0])
+    p = cal.predict([0.0, 0.6, 5.0])
+    assert 0 < p[2] < p[1] < p[0] < 1
+
+
+@pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
+def test_calibration_options(rows, test_pairs, calibration):
+    X, y = rows
+    pairs, _ = test_pairs
+    ver = fast(calibration=calibration).fit(X, y)
+    assert ver.calibration_ == calibration
+    d = -ver.decision_function(pairs)
+    p = ver.predict_proba(pairs)[:, 1]
+    assert np.all(np.diff(p[np.argsort(d)]) <= 1e-12)
+
+
+def test_calibration_pairs_are_balanced_held_out_classes(rows):
+    X, y = rows  # 10 classes of 20
+    ver = fast(calibration_holdout="classes").fit(X, y)
+    n_pos = 2 * 20 * 19 // 2  # two held-out classes
+    assert np.sum(ver.calibration_same_ == 1) == n_pos
+    assert np.sum(ver.calibration_same_ == 0) == n_pos
+    ver = fast(calibration_holdout="samples").fit(X, y)
+    n_pos = 10 * 4 * 3 // 2  # 4 held-out samples per class
+    assert np.sum(ver.calibration_same_ == 1) == n_pos
+    assert np.sum(ver.calibration_same_ == 0) == n_pos
+    # the same seed holds out the same data
+    again = fast(calibration_holdout="samples").fit(X, y)
+    np.testing.assert_array_equal(
+        again.calibration_distances_, ver.calibration_distances_
+    )
+
+
+def test_holdout_errors_name_the_parameter(rows):
+    X, y = rows
+    few = y < 3
+    with pytest.raises(ValueError, match="calibration_holdout='classes' needs"):
+        fast(calibration_holdout="classes").fit(X[few], y[few])
+    small = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(3)])
+    with pytest.raises(ValueError, match="calibration_fraction"):
+        fast(calibration_holdout="samples").fit(X[small], y[small])
+    # "auto" falls back to the training data, and says so
+    with pytest.warns(UserWarning, match="overconfident"):
+        ver = fast().fit(X[small], y[small])
+    assert len(ver.calibration_same_) == 2 * 3 * 3
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        fast().fit(X, None)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        fast().fit(X, np.linspace(0, 1, len(X)))
+
+
+# ---- the binary loss and its head -------------------------------------------------
+
+
+def test_binary_pair_loss_matches_explicit_formula():
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(8, 3, generator=g, dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    loss = BinaryPairLoss(margin=1.5, scale=3.0, eps=0.0).double()
+    a1, p, a2, n = all_pairs(labels)
+
+    def bce(i, j, t):
+        d = np.sqrt(((emb[i] - emb[j]) ** 2).sum().item())
+        q = expit(3.0 * (1.5 - d))
+        return -np.log(q) if t else -np.log(1 - q)
+
+    pos = np.mean([bce(i, j, 1) for i, j in zip(a1.tolist(), p.tolist(), strict=True)])
+    neg = np.mean([bce(i, j, 0) for i, j in zip(a2.tolist(), n.tolist(), strict=True)])
+    # the head's parameters are float32 before .double(): agreement to 1e-6
+    assert loss(emb, labels).item() == pytest.approx((pos + neg) / 2, rel=1e-6)
+    assert loss(emb, labels, (a1, p, a2, n)).item() == pytest.approx((pos + neg) / 2)
+
+
+def test_binary_head_is_trained_and_used(rows, test_pairs):
+    X, y = rows
+    pairs, _ = test_pairs
+    ver = fast(loss="binary", max_epochs=3, threshold=0.5).fit(X, y)
+    head = ver.net_.criterion_
+    assert ver.calibration_ == "head"
+    assert len(ver.calibration_same_) == 0  # nothing held out
+    assert float(head.offset) != 1.0 or float(head.log_scale.exp()) != 5.0
+    d = -ver.decision_function(pairs)
+    expected = head.probability(torch.as_tensor(d)).detach().numpy()
+    np.testing.assert_allclose(ver.predict_proba(pairs)[:, 1], expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="calibration='head' needs"):
+        fast(calibration="head").fit(X, y)
+
+
+# ---- training on labelled pairs ----------------------------------------------------
+
+
+def test_fit_pairs_learns_from_pairs_only(rows, test_pairs):
+    X, y = rows
+    idx, same = balanced_pairs(y, max_pairs=1000, random_state=1)
+    ver = fast(loss="contrastive", max_epochs=4).fit_pairs(as_pairs(X, idx), same)
+    assert ver.n_features_in_ == 64 and ver.sample_shape_ == (64,)
+    assert list(ver.classes_) == [0, 1]
+    pairs, test_same = test_pairs
+    assert roc_auc_score(test_same, ver.decision_function(pairs)) > 0.75
+    assert 0 < len(ver.calibration_same_) < len(same)
+    # labelled pairs and validation pairs with a binary head
+    ver = fast(loss="binary", validation_fraction=0.2).fit_pairs(as_pairs(X, idx), same)
+    assert np.all(np.isfinite(ver.history_[:, "valid_loss"]))
+
+
+@pytest.mark.parametrize(
+    "kw, make, match",
+    [
+        ({}, lambda p, s: (p, s), "triplet loss cannot"),
+        ({"loss": "contrastive"}, lambda p, s: (p, s * 3), "same must hold 1"),
+        ({"loss": "contrastive"}, lambda p, s: (p, np.ones_like(s)), "both same"),
+        ({"loss": "contrastive"}, lambda p, s: (p, s[:-1]), "one flag per pair"),
+        ({"loss": "contrastive"}, lambda p, s: (p[:, 0], s), "n_pairs, 2"),
+    ],
+)
+def test_fit_pairs_errors(rows, kw, make, match):
+    X, y = rows
+    idx, same = balanced_pairs(y, max_pairs=100)
+    pairs, same = make(as_pairs(X, idx), same)
+    with pytest.raises(ValueError, match=match):
+        fast(**kw).fit_pairs(pairs, same)
+
+
+# ---- scoring on class-labelled samples ---------------------------------------------
+
+
+def test_score_is_deterministic_balanced_pair_accuracy(fitted, digits):
+    X, y = digits
+    X = X[1000:1200].reshape(200, -1) / 16.0
+    y = y[1000:1200]
+    idx, same = balanced_pairs(y, max_pairs=10_000, random_state=0)
+    expected = accuracy_score(same, fitted.predict(as_pairs(X, idx)))
+    assert fitted.score(X, y) == pytest.approx(expected)
+    assert fitted.score(X, y) == fitted.score(X, y)
+    with pytest.raises(ValueError, match="looks like pairs"):
+        fitted.score(as_pairs(X, idx), same)
+
+
+@pytest.mark.parametrize("metric", verification.VERIFICATION_METRICS)
+def test_verification_scorers(fitted, rows, metric):
+    X, y = rows
+    scorer = make_verification_scorer(metric)
+    value = scorer(fitted, X, y)
+    assert np.isfinite(value)
+    if metric in ("accuracy", "roc_auc"):
+        assert 0.5 < value <= 1.0
+    else:
+        assert value <= 0.0
+    # a pipeline gets the same pairs, as arrays
+    pipe = Pipeline([("id", FunctionTransformer()), ("ver", fitted)])
+    assert scorer(pipe, X, y) == pytest.approx(value, rel=1e-5)
+
+
+def test_balanced_pairs_properties(monkeypatch):
+    y = np.repeat(np.arange(5), [2, 3, 4, 10, 30])
+    for limit in (None, 10):  # enumerated, then sampled
+        if limit:
+            monkeypatch.setattr(verification, "_ENUMERATE_LIMIT", limit)
+        pairs, same = balanced_pairs(y, max_pairs=200, random_state=3)
+        again, _ = balanced_pairs(y, max_pairs=200, random_state=3)
+        np.testing.assert_array_equal(pairs, again)
+        assert len(pairs) == 200 and same.sum() == 100
+        assert np.all(pairs[:, 0] < pairs[:, 1])
+        assert len(np.unique(pairs, axis=0)) == 200
+        np.testing.assert_array_equal(y[pairs[:, 0]] == y[pairs[:, 1]], same == 1)
+    with pytest.raises(ValueError, match="both same and different"):
+        balanced_pairs([0, 1, 2])
+    with pytest.raises(ValueError, match="both same and different"):
+        balanced_pairs([4, 4, 4])
+
+
+# ---- enrolment ---------------------------------------------------------------
+
+
+def test_enroll_and_identify_unseen_identities(rows, digits):
+    X, y = rows
+    seen = y < 7
+    ver = fast(max_epochs=4, calibration_holdout="samples").fit(X[seen], y[seen])
+    Xd, yd = digits
+    Xd = Xd[1000:1400].reshape(400, -1) / 16.0
+    yd = yd[1000:1400]
+    names = np.array(list("abcdefghij"))[yd]
+    gallery = np.concatenate([np.flatnonzero(yd == c)[:3] for c in range(10)])
+    queries = np.setdiff1d(np.arange(400), gallery)
+    ver.enroll(Xd[gallery[:15]], names[gallery[:15]])
+    ver.enroll(Xd[gallery[15:]], names[gallery[15:]])  # appended
+    assert list(ver.enrolled_identities_) == list("abcdefghij")
+    proba = ver.identity_proba(Xd[queries])
+    assert proba.shape == (len(queries), 10)
+    assert np.all((proba >= 0) & (proba <= 1))
+    best = ver.enrolled_identities_[proba.argmax(axis=1)]
+    assert np.mean(best == names[queries]) > 0.5  # 10-way, chance is 0.1
+    ver.threshold_ = 1.0  # nobody is known
+    assert np.all(ver.identify(Xd[queries], unknown_label="?") == "?")
+    ver.threshold_ = 0.0  # everybody is someone
+    answer = ver.identify(Xd[queries], unknown_label="?")
+    np.testing.assert_array_equal(answer, best)
+    assert answer.dtype.kind == "U"
+    ver.enroll(Xd[gallery[:3]], yd[gallery[:3]], append=False)
+    assert list(ver.enrolled_identities_) == [0]
+    ver.threshold_ = 1.0
+    assert ver.identify(Xd[queries[:4]]).tolist() == [-1] * 4
+    assert ver.identify(Xd[queries[:2]], unknown_label=None).tolist() == [None] * 2
+    ver.fit(X[seen], y[seen])
+    assert not hasattr(ver, "enrolled_embeddings_")
+
+
+# ---- scikit-learn composition (as metric-learn checks its pair learners) ------------
+
+
+def test_clone_and_params(fitted, rows, test_pairs):
+    params = fitted.get_params()
+    c = clone(fitted)
+    assert c.get_params() == params
+    assert not hasattr(c, "net_") and not hasattr(c, "threshold_")
+    c.set_params(margin=0.4, threshold=0.3, threshold_strategy="eer")
+    assert c.margin == 0.4 and c.threshold == 0.3
+    with pytest.raises(NotFittedError):
+        c.predict(test_pairs[0])
+    with pytest.raises(ValueError, match="threshold"):
+        clone(fitted).set_params(threshold=1.5).fit(*rows)
+    with pytest.raises(ValueError, match="threshold_strategy"):
+        clone(fitted).set_params(threshold_strategy="max").fit(*rows)
+
+
+@pytest.mark.parametrize("how", ["pickle", "joblib"])
+def test_pickle_round_trip(fitted, test_pairs, tmp_path, how, rows):
+    pairs, _ = test_pairs
+    ver = copy.deepcopy(fitted).enroll(rows[0][:20], rows[1][:20])
+    if how == "joblib":
+        joblib.dump(ver, tmp_path / "v.joblib")
+        back = joblib.load(tmp_path / "v.joblib")
+    else:
+        back = pickle.loads(pickle.dumps(ver))
+    np.testing.assert_array_equal(back.predict_proba(pairs), ver.predict_proba(pairs))
+    assert back.threshold_ == ver.threshold_
+    np.testing.assert_array_equal(
+        back.identify(rows[0][20:40]), ver.identify(rows[0][20:40])
+    )
+
+
+def test_pipeline_fit_predict_score(rows, test_pairs):
+    X, y = rows
+    pairs, _ = test_pairs
+    # an elementwise step applies to samples and to pairs alike
+    pipe = Pipeline([("sqrt", FunctionTransformer(np.sqrt)), ("ver", fast())])
+    pipe.fit(X, y)
+    proba = pipe.predict_proba(pairs)
+    np.testing.assert_allclose(proba, pipe[-1].predict_proba(np.sqrt(pairs)))
+    assert pipe.predict(pairs).shape == (len(pairs),)
+    assert 0.0 <= pipe.score(X, y) <= 1.0
+
+
+def test_cross_val_score(rows):
+    X, y = rows
+    scores = cross_val_score(
+        fast(), X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0)
+    )
+    assert scores.shape == (2,) and np.all((scores > 0.5) & (scores <= 1.0))
+
+
+def test_grid_search_over_margin_and_threshold(rows):
+    X, y = rows
+    search = GridSearchCV(
+        fast(max_epochs=1),
+        {"margin": [0.1, 0.5], "threshold": [0.2, "auto"]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        scoring={
+            "accuracy": make_verification_scorer("accuracy"),
+            "roc_auc": make_verification_scorer("roc_auc"),
+            "eer": make_verification_scorer("neg_eer"),
+        },
+        refit="accuracy",
+    )
+    search.fit(X, y)
+    assert search.best_params_["margin"] in (0.1, 0.5)
+    assert search.best_params_["threshold"] in (0.2, "auto")
+    results = search.cv_results_
+    assert np.all(results["mean_test_accuracy"] > 0.5)
+    assert np.all(results["mean_test_roc_auc"] > 0.5)
+    assert np.all(results["mean_test_eer"] < 0)
+    # the threshold does not change the ranking, only the accuracy
+    np.testing.assert_allclose(
+        results["mean_test_roc_auc"][::2], results["mean_test_roc_auc"][1::2]
+    )
+    best = search.best_estimator_
+    assert best.margin == search.best_params_["margin"]
+
+
+# ---- quality on real faces -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_orl_unseen_people(shared_data):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_verifier_orl.py"
+    spec = importlib.util.spec_from_file_location("bench_verifier_orl", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.evaluate(
+        bench.parse_args(["--data", str(shared_data / "orl_faces.npz")])
+    )
+    assert result["roc_auc"] >= 0.99
+    assert result["accuracy"] >= 0.95
+    assert result["one_shot"] > result["one_shot_raw"]
