@@ -92,6 +92,7 @@ shown = np.concatenate(
 )
 PairsDisplay.from_estimator(verifier, pairs[shown], same[shown])
 plt.show()
+# sphinx_gallery_thumbnail_number = 2
 
 # %%
 # A threshold chosen on data, not by eye

@@ -20,10 +20,10 @@ never seen, from a handful of photos each. This example trains a
 **Data.** The ORL faces are not shipped with this package (sksiamese never
 needs them). The example reads ``orl_faces.npz`` (arrays ``images``, 400 x
 112 x 92 uint8, and ``target``, the person 0-39) from the folder named by
-the environment variable ``SKSIAMESE_DATA``, or from ``shared/data`` two
-levels above this file. Without the file it runs the same steps on
-scikit-learn's handwritten digits, with digits 0-6 as the known "people"
-and 7-9 as the new ones, so that it always runs.
+the environment variable ``SKSIAMESE_DATA``, or else from ``../shared/data``
+as seen from the project's root folder. Without the file it runs the same
+steps on scikit-learn's handwritten digits, with digits 0-6 as the known
+"people" and 7-9 as the new ones, so that it always runs.
 """
 
 # %%
@@ -49,7 +49,8 @@ from sksiamese.verification import balanced_pairs
 
 
 def find_orl():
-    here = Path(__file__).resolve().parent if "__file__" in globals() else Path()
+    # this file's folder; the working directory where __file__ is not set
+    here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
     folder = os.environ.get("SKSIAMESE_DATA", here.parent.parent / "shared" / "data")
     path = Path(folder) / "orl_faces.npz"
     return path if path.is_file() else None
