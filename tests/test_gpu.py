@@ -42,4 +42,3 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
-
