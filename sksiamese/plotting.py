@@ -342,7 +342,9 @@ class EmbeddingDisplay:
                 f"coordinates must have shape (n_samples, 2); got {coords.shape}."
             )
         n = len(coords)
-        ax, fig = _axes(ax, (7.0, 6.0))
+        n_classes = 1 if self.labels is None else len(np.unique(self.labels))
+        ncol = max(1, math.ceil(n_classes / 20))
+        ax, fig = _axes(ax, (7.0 + 1.8 * (ncol - 1), 6.0))
         size = (
             marker_size
             if marker_size is not None
@@ -386,7 +388,6 @@ class EmbeddingDisplay:
         show_legend = self.labels is not None if legend == "auto" else bool(legend)
         self.legend_ = None
         if show_legend and self.labels is not None:
-            ncol = max(1, math.ceil(len(self.scatters_) / 20))
             self.legend_ = ax.legend(
                 title="class",
                 loc="upper left",
