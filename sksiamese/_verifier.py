@@ -609,9 +609,9 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.calibration_same_ = np.asarray(same, dtype=np.int64)
         if calibration == "head":
             head = self.net_.criterion_
-            scale = float(head.log_scale.exp())
+            scale = head.log_scale.detach().exp().item()
             self.calibrator_ = SigmoidCalibrator.from_coefficients(
-                scale * float(head.offset), -scale
+                scale * head.offset.detach().item(), -scale
             )
         elif calibration == "sigmoid":
             self.calibrator_ = SigmoidCalibrator().fit(distances, same)
