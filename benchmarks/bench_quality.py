@@ -41,13 +41,14 @@ def fit_nca(X_tr, y_tr, seed):
     return lambda X: model.transform(X.reshape(len(X), -1))
 
 
-def fit_pml(X_tr, y_tr, seed, epochs=20):
+def fit_pml(X_tr, y_tr, seed, epochs=20, lr=None):
     from pytorch_metric_learning import losses, miners, samplers
 
     torch.manual_seed(seed)
     shape = network_input_shape(X_tr.shape[1:])
     model = Encoder(ConvNet(shape, embedding_dim=64), normalize=True)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lr = SiameseEmbedder().lr if lr is None else lr  # the library's default
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = losses.TripletMarginLoss(margin=0.2)
     miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
     sampler = samplers.MPerClassSampler(y_tr, m=4, length_before_new_iter=len(y_tr))

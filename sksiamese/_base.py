@@ -15,7 +15,7 @@ from torch import nn
 from ._data import encode_labels, network_input_shape, to_batch, validate_samples
 from ._training import Encoder, EpochLoader, PresetSplit, SampleSet, SiameseNet
 from .augment import AUGMENTATIONS, make_augment
-from .losses import LOSSES, TripletLoss, make_loss
+from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
 from .mining import MINERS
 from .networks import NETWORKS, build_network
 
@@ -89,7 +89,7 @@ class SiameseBase(BaseEstimator):
             StrOptions({"auto"}),
             Interval(numbers.Real, 0, None, closed="left"),
         ],
-        "miner": [StrOptions({"random", *MINERS}), callable],
+        "miner": [StrOptions({"auto", "random", *MINERS}), callable],
         "m_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
         "tuples": [StrOptions({"auto", "pairs", "triplets"})],
         "augment": [StrOptions({"auto", *AUGMENTATIONS}), callable, None],
@@ -121,23 +121,42 @@ class SiameseBase(BaseEstimator):
         self.classes_ = classes
         return X, codes
 
+    def _loss_mines_itself(self):
+        """Whether the loss chooses its pairs among all those of a batch."""
+        loss = self.loss
+        if isinstance(loss, str):
+            return loss == "multi_similarity"
+        if isinstance(loss, type):
+            return issubclass(loss, MultiSimilarityLoss)
+        return isinstance(loss, MultiSimilarityLoss)
+
+    def _miner_name(self):
+        """``miner`` with ``"auto"`` resolved: every pair for a loss that
+        mines itself, semi-hard triplets otherwise."""
+        if self.miner != "auto":
+            return self.miner
+        return "all" if self._loss_mines_itself() else "semi_hard"
+
     def _tuples_kind(self):
-        if self.miner != "random":
+        if self._miner_name() != "random":
             return "batches"
         if self.tuples != "auto":
             return self.tuples
         return "pairs" if self.loss == "contrastive" else "triplets"
 
     def _make_miner(self):
-        if self.miner == "random":
+        miner = self._miner_name()
+        if miner == "random":
             return None
-        if isinstance(self.miner, str):
-            return MINERS[self.miner]()
-        return copy.deepcopy(self.miner)
+        if miner == "all" and self._loss_mines_itself():
+            return None  # the loss takes every pair of the batch by itself
+        if isinstance(miner, str):
+            return MINERS[miner]()
+        return copy.deepcopy(miner)
 
     def _make_loss(self):
         loss = make_loss(self.loss, self.margin)
-        if self.miner == "all" and isinstance(loss, TripletLoss):
+        if self._miner_name() == "all" and isinstance(loss, TripletLoss):
             loss.reduction = "nonzero"
         return loss
 

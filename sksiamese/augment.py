@@ -73,8 +73,16 @@ def _warp(batch, theta):
     as in :func:`torch.nn.functional.affine_grid`; pixels that fall outside
     repeat the border.
     """
-    theta = theta.to(device=batch.device, dtype=batch.dtype)
-    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+    n, _, height, width = batch.shape
+    theta = theta.to(device=batch.device, dtype=batch.dtype)[:, :, :, None, None]
+    # pixel centres in normalised coordinates, as affine_grid(align_corners=
+    # False) places them; broadcasting is several times faster than it
+    x = (torch.arange(width, device=batch.device, dtype=batch.dtype) * 2 + 1) / width
+    y = (torch.arange(height, device=batch.device, dtype=batch.dtype) * 2 + 1) / height
+    x, y = (x - 1)[None, None, :], (y - 1)[None, :, None]
+    grid = torch.stack(
+        [theta[:, k, 0] * x + theta[:, k, 1] * y + theta[:, k, 2] for k in (0, 1)], -1
+    )
     return F.grid_sample(
         batch, grid, mode="bilinear", padding_mode="border", align_corners=False
     )
@@ -320,6 +328,4 @@ def make_augment(augment):
         return AUGMENTATIONS[augment]()
     if callable(augment):
         return augment
-    raise ValueError(
-        f"augment must be None, a name or a callable; got {augment!r}."
-    )
+    raise ValueError(f"augment must be None, a name or a callable; got {augment!r}.")
