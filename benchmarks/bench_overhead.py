@@ -49,7 +49,22 @@ def hand_loop(X, codes, epochs, seed, batch_size=128, m=4):
 
 
 def library(X, y, epochs, seed):
-    return SiameseEmbedder(max_epochs=epochs, device="cpu", random_state=seed).fit(X, y)
+    """The same training, spelled out so that default changes do not leak in."""
+    return SiameseEmbedder(
+        network="conv",
+        embedding_dim=64,
+        loss="triplet",
+        margin=0.2,
+        miner="semi_hard",
+        m_per_class=4,
+        batch_size=128,
+        augment=None,
+        optimizer="adam",
+        lr=1e-3,
+        max_epochs=epochs,
+        device="cpu",
+        random_state=seed,
+    ).fit(X, y)
 
 
 def main():
