@@ -44,7 +44,10 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 pipe = Pipeline(
     [
-        ("embed", SiameseEmbedder(max_epochs=8, device="cpu", random_state=0)),
+        (
+            "embed",
+            SiameseEmbedder(loss="triplet", max_epochs=8, device="cpu", random_state=0),
+        ),
         ("retrieve", RetrievalEvaluator(scoring="map_at_r")),
     ]
 )
