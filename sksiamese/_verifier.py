@@ -209,6 +209,18 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         training data itself, with a warning. The held-out pairs are
         :func:`~sksiamese.verification.balanced_pairs` of the held-out
         samples (at most 20,000), all drawn from ``random_state``.
+    calibration_cv : int, default=None
+        Calibrate by cross-fitting over classes instead of holding data out,
+        as :class:`~sklearn.calibration.CalibratedClassifierCV` does with
+        ``ensemble=False``: the classes are dealt into ``calibration_cv``
+        folds, a network is trained without each fold and measures the
+        distances of balanced pairs of that fold's samples, and the final
+        network is trained on all the data. ``P(same)`` and the threshold
+        are thus fitted on distances between samples of classes the network
+        did not see, while the final network learns from every class; the
+        price is ``calibration_cv`` extra trainings. Needs at least 2
+        classes per fold. ``calibration_holdout`` and
+        ``calibration_fraction`` are then not used. :meth:`fit` only.
     max_epochs : int, default=20
         Number of passes over the training data.
     batch_size : int, default=128
@@ -331,6 +343,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         "calibration": [StrOptions({"auto", "sigmoid", "isotonic", "head"})],
         "calibration_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "calibration_holdout": [StrOptions({"auto", "classes", "samples"})],
+        "calibration_cv": [Interval(numbers.Integral, 2, None, closed="left"), None],
     }
 
     def __init__(
@@ -352,6 +365,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         calibration="auto",
         calibration_fraction=0.2,
         calibration_holdout="auto",
+        calibration_cv=None,
         max_epochs=20,
         batch_size=128,
         optimizer="adam",
@@ -382,6 +396,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
         self.calibration_holdout = calibration_holdout
+        self.calibration_cv = calibration_cv
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
@@ -506,16 +521,43 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.classes_ = np.array([0, 1])
         self._forget_enrolled()
         calibration = self._resolve_calibration()
-        train_idx, held = None, None
-        if self._needs_holdout(calibration):
-            rng = self._holdout_seed()
-            train_idx, held = self._holdout(codes, rng)
-        self._fit_network(X, codes, train_idx)
-        if held is None:
+        if not self._needs_holdout(calibration):
+            self._fit_network(X, codes)
             return self._calibrate(calibration, np.empty(0), np.empty(0, np.int64))
+        rng = self._holdout_seed()
+        if self.calibration_cv is not None:
+            distances, same = self._cross_fit(X, codes, rng)
+            self._fit_network(X, codes)
+            return self._calibrate(calibration, distances, same)
+        train_idx, held = self._holdout(codes, rng)
+        self._fit_network(X, codes, train_idx)
         pairs, same = balanced_pairs(codes[held], _CALIBRATION_PAIRS, rng)
         distances = self._distances(self._embed(X[held]), pairs)
         return self._calibrate(calibration, distances, same)
+
+    def _cross_fit(self, X, codes, rng):
+        """Distances of unseen classes' pairs, from networks trained without them.
+
+        The classes are dealt into ``calibration_cv`` folds; for each fold a
+        network is trained on the other folds and embeds balanced pairs of
+        the fold's samples.
+        """
+        k, n_classes = self.calibration_cv, int(codes.max()) + 1
+        if n_classes < 2 * k:
+            raise ValueError(
+                f"calibration_cv={k} needs at least {2 * k} classes, 2 per "
+                f"fold; y has {n_classes}. Lower calibration_cv or set it to "
+                "None for a hold-out."
+            )
+        fold = (rng.permutation(n_classes) % k)[codes]
+        distances, same = [], []
+        for f in range(k):
+            held = np.flatnonzero(fold == f)
+            self._fit_network(X, codes, np.flatnonzero(fold != f))
+            pairs, s = balanced_pairs(codes[held], _CALIBRATION_PAIRS // k, rng)
+            distances.append(self._distances(self._embed(X[held]), pairs))
+            same.append(s)
+        return np.concatenate(distances), np.concatenate(same)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):

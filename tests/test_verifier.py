@@ -283,6 +283,21 @@ def test_calibration_pairs_are_balanced_held_out_classes(rows):
     )
 
 
+def test_cross_fitted_calibration(rows, test_pairs):
+    X, y = rows  # 10 classes of 20: 5 folds of 2 classes
+    ver = fast(calibration_cv=5).fit(X, y)
+    n_pos = 5 * 2 * 20 * 19 // 2  # every fold's same pairs
+    assert np.sum(ver.calibration_same_ == 1) == n_pos
+    assert np.sum(ver.calibration_same_ == 0) == n_pos
+    # the final network learns from every class: the training batches of
+    # its last epoch hold all 200 samples
+    assert ver.history_[-1, "train_batch_count"] == int(np.ceil(200 / 64))
+    proba = ver.predict_proba(test_pairs[0])
+    assert np.all((proba >= 0) & (proba <= 1))
+    with pytest.raises(ValueError, match="calibration_cv=6 needs at least 12"):
+        fast(calibration_cv=6).fit(X, y)
+
+
 def test_holdout_errors_name_the_parameter(rows):
     X, y = rows
     few = y < 3
