@@ -188,3 +188,23 @@ def test_verifier_takes_augment(small_digits):
     ).fit(X, y)
     assert ver.get_params()["augment"] is rec
     assert len(rec.sizes) > 0
+
+
+@pytest.mark.parametrize("shape", [(6, 8, 8), (6, 8, 8, 3)])
+def test_augmented_batches_keep_the_layout_of_plain_batches(shape):
+    # the convolution kernels a CPU picks depend on the strides; augmentation
+    # must hand the network the same layout as unaugmented training
+    from sksiamese._training import SampleSet
+
+    X = np.random.default_rng(0).random(shape).astype(np.float32)
+    codes = np.array([0, 0, 0, 1, 1, 1])
+    net_shape = (shape[3] if len(shape) == 4 else 1, 8, 8)
+    plain = SampleSet(X, codes, np.arange(6), net_shape, "batches", seed=0)
+    augmented = SampleSet(X, codes, np.arange(6), net_shape, "batches", seed=0)
+    augmented.set_augment(RandomAffine(), seed=0)
+    local = np.arange(6)
+    xb, _ = plain.fetch(local)
+    xa, _ = augmented.fetch(local)
+    assert xa.shape == xb.shape
+    assert xa.stride() == xb.stride()
+    assert not torch.equal(xa, xb)  # and it was distorted
