@@ -281,10 +281,10 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
 class _RetrievalScorer:
     """Score ``estimator.transform(X)`` by leave-one-out retrieval within X."""
 
-    def __init__(self, metric, k, distance, backend, chunk_size):
-        self.metric = metric
+    def __init__(self, scoring, k, metric, backend, chunk_size):
+        self.scoring = scoring
         self.k = k
-        self.distance = distance
+        self.metric = metric
         self.backend = backend
         self.chunk_size = chunk_size
 
@@ -298,37 +298,39 @@ class _RetrievalScorer:
             codes,
             codes,
             np.arange(embeddings.shape[0]),
-            metrics=(self.metric,),
+            metrics=(self.scoring,),
             k=self.k,
-            metric=self.distance,
+            metric=self.metric,
             backend=self.backend,
             chunk_size=self.chunk_size,
-        )[self.metric]
+        )[self.scoring]
 
     def __repr__(self):
         return (
-            f"make_retrieval_scorer(metric={self.metric!r}, k={self.k}, "
-            f"distance={self.distance!r})"
+            f"make_retrieval_scorer({self.scoring!r}, k={self.k}, "
+            f"metric={self.metric!r})"
         )
 
 
 def make_retrieval_scorer(
-    metric="map_at_r", *, k=5, distance="euclidean", backend="auto", chunk_size=None
+    scoring="map_at_r", *, k=5, metric="euclidean", backend="auto", chunk_size=None
 ):
     """Make a scorer that rates a transformer by retrieval quality.
 
     The scorer embeds the evaluation set with ``estimator.transform(X)`` and
-    computes ``metric`` leave-one-out within it: every sample is a query
-    and all other samples form the gallery.
+    computes the retrieval metric ``scoring`` leave-one-out within it: every
+    sample is a query and all other samples form the gallery. The parameters
+    have the names and meanings of :class:`RetrievalEvaluator`'s:
+    ``scoring`` is the retrieval metric, ``metric`` the distance.
 
     Parameters
     ----------
-    metric : {"map_at_r", "precision_at_1", "precision_at_k", \
+    scoring : {"map_at_r", "precision_at_1", "precision_at_k", \
 "recall_at_k", "hit_rate_at_k", "r_precision"}, default="map_at_r"
         Retrieval metric (greater is better).
     k : int, default=5
         Cut-off of the ``*_at_k`` metrics.
-    distance : {"euclidean", "cosine"}, default="euclidean"
+    metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between embeddings.
     backend : {"auto", "brute", "faiss"}, default="auto"
         Nearest-neighbour search backend.
@@ -352,13 +354,15 @@ def make_retrieval_scorer(
     >>> scorer(PCA(n_components=2).fit(X), X, y)
     1.0
     """
-    if metric not in RETRIEVAL_METRICS:
-        raise ValueError(f"metric must be one of {RETRIEVAL_METRICS}, got {metric!r}.")
-    if distance not in ("euclidean", "cosine"):
-        raise ValueError(f"distance must be 'euclidean' or 'cosine', got {distance!r}.")
+    if scoring not in RETRIEVAL_METRICS:
+        raise ValueError(
+            f"scoring must be one of {RETRIEVAL_METRICS}, got {scoring!r}."
+        )
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
     _check_positive_int(k, "k")
     _check_positive_int(chunk_size, "chunk_size", allow_none=True)
-    return _RetrievalScorer(metric, k, distance, backend, chunk_size)
+    return _RetrievalScorer(scoring, k, metric, backend, chunk_size)
 
 
 # --------------------------------------------------------------------------

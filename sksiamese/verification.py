@@ -367,29 +367,29 @@ def _threshold_of(estimator):
 class _VerificationScorer:
     """Scores a verifier on the balanced pairs of class-labelled samples."""
 
-    def __init__(self, metric, max_pairs):
-        self.metric = metric
+    def __init__(self, scoring, max_pairs):
+        self.scoring = scoring
         self.max_pairs = max_pairs
 
     def __call__(self, estimator, X, y, sample_weight=None):
         if sample_weight is not None:
             raise ValueError("Verification scorers do not support sample_weight.")
         same, proba, decision = _pair_outputs(estimator, X, y, self.max_pairs)
-        if self.metric == "accuracy":
+        if self.scoring == "accuracy":
             return float(np.mean((proba >= _threshold_of(estimator)) == same))
-        if self.metric == "roc_auc":
+        if self.scoring == "roc_auc":
             return float(roc_auc_score(same, decision))
-        if self.metric == "neg_eer":
+        if self.scoring == "neg_eer":
             return -equal_error_rate(same, decision)[0]
-        if self.metric == "neg_brier":
+        if self.scoring == "neg_brier":
             return -float(brier_score_loss(same, proba))
         return -float(log_loss(same, np.clip(proba, 1e-15, 1 - 1e-15)))
 
     def __repr__(self):
-        return f"make_verification_scorer({self.metric!r}, max_pairs={self.max_pairs})"
+        return f"make_verification_scorer({self.scoring!r}, max_pairs={self.max_pairs})"
 
 
-def make_verification_scorer(metric="accuracy", max_pairs=10_000):
+def make_verification_scorer(scoring="accuracy", max_pairs=10_000):
     """A scorer that judges a verifier on pairs built from class labels.
 
     The scorer is called as ``scorer(estimator, X, y)`` with class-labelled
@@ -406,7 +406,7 @@ def make_verification_scorer(metric="accuracy", max_pairs=10_000):
 
     Parameters
     ----------
-    metric : {"accuracy", "roc_auc", "neg_eer", "neg_brier", "neg_log_loss"}, \
+    scoring : {"accuracy", "roc_auc", "neg_eer", "neg_brier", "neg_log_loss"}, \
 default="accuracy"
         ``"accuracy"``: fraction of pairs right at the estimator's
         ``threshold_``. ``"roc_auc"``: area under the ROC curve of
@@ -426,10 +426,10 @@ default="accuracy"
     >>> make_verification_scorer("roc_auc")
     make_verification_scorer('roc_auc', max_pairs=10000)
     """
-    if metric not in VERIFICATION_METRICS:
+    if scoring not in VERIFICATION_METRICS:
         raise ValueError(
-            f"metric must be one of {VERIFICATION_METRICS}; got {metric!r}."
+            f"scoring must be one of {VERIFICATION_METRICS}; got {scoring!r}."
         )
     if not isinstance(max_pairs, numbers.Integral) or max_pairs < 2:
         raise ValueError(f"max_pairs must be an integer >= 2; got {max_pairs!r}.")
-    return _VerificationScorer(metric, int(max_pairs))
+    return _VerificationScorer(scoring, int(max_pairs))

@@ -209,7 +209,7 @@ def test_retrieval_scorer_with_grid_search():
     assert scorer(pca, X, y) == pytest.approx(
         mean_average_precision_at_r(pca.transform(X), y)
     )
-    hit_rate = make_retrieval_scorer("hit_rate_at_k", k=3, distance="cosine")
+    hit_rate = make_retrieval_scorer("hit_rate_at_k", k=3, metric="cosine")
     scores = cross_val_score(PCA(2), X, y, scoring=hit_rate, cv=2)
     assert np.all(scores > 0.95)
     assert "hit_rate_at_k" in repr(hit_rate)
@@ -217,10 +217,14 @@ def test_retrieval_scorer_with_grid_search():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"metric": "auc"}, "metric must be"), ({"distance": "l1"}, "distance")],
+    [
+        ({"scoring": "auc"}, "scoring must be"),
+        ({"metric": "l1"}, "metric must be 'euclidean'"),
+        ({"distance": "cosine"}, "unexpected keyword"),
+    ],
 )
 def test_retrieval_scorer_validates(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         make_retrieval_scorer(**kwargs)
 
 

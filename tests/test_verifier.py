@@ -416,6 +416,14 @@ def test_verification_scorers(fitted, rows, metric):
     # a pipeline gets the same pairs, as arrays
     pipe = Pipeline([("id", FunctionTransformer()), ("ver", fitted)])
     assert scorer(pipe, X, y) == pytest.approx(value, rel=1e-5)
+    assert repr(scorer) == f"make_verification_scorer({metric!r}, max_pairs=10000)"
+
+
+def test_verification_scorer_validates():
+    with pytest.raises(ValueError, match="scoring must be one of"):
+        make_verification_scorer("f1")
+    with pytest.raises(ValueError, match="max_pairs must be an integer"):
+        make_verification_scorer("accuracy", max_pairs=1)
 
 
 def test_balanced_pairs_properties(monkeypatch):
