@@ -4,7 +4,9 @@ Both train the same network from the same initial weights on the same
 class-balanced batches (drawn by the same sampler from the same seed), with
 the same semi-hard miner, triplet loss and Adam, for the same epochs. The
 only difference is the loop: skorch with sksiamese's batching, or a plain
-``for`` loop over a float32 tensor held in memory. Runs alternate, and the
+``for`` loop over a float32 tensor held in memory, batches laid out
+channels-last as the library's are (``--nchw``: the layout of
+``unsqueeze(1)`` instead, which CPU convolutions run slower). Runs alternate, and the
 median of the repeats is compared, as is the fastest run of each (the
 least disturbed by other load on a shared machine).
 
@@ -26,12 +28,18 @@ from sksiamese.networks import ConvNet
 from sksiamese.sampling import balanced_batches
 
 
-def hand_loop(X, codes, epochs, seed, batch_size=128, m=4):
+def hand_loop(X, codes, epochs, seed, batch_size=128, m=4, nchw=False):
     """What a user writes by hand: the same steps without the library."""
     torch.manual_seed(seed)
     model = Encoder(ConvNet((1, 28, 28), embedding_dim=64), normalize=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = torch.as_tensor(X, dtype=torch.float32).unsqueeze(1)
+    # (n, 28, 28, 1), each batch viewed as (b, 1, 28, 28): the channels-last
+    # strides the library's batches have, for which CPU convolutions pick
+    # faster kernels than for unsqueeze(1)'s; --nchw shows the difference
+    if nchw:
+        data = torch.as_tensor(X, dtype=torch.float32).unsqueeze(1)
+    else:
+        data = torch.as_tensor(X, dtype=torch.float32).unsqueeze(-1)
     labels = torch.as_tensor(codes)
     miner, loss_fn = SemiHardMiner(), TripletLoss(0.2)
     rng = np.random.default_rng(seed)
@@ -40,6 +48,8 @@ def hand_loop(X, codes, epochs, seed, batch_size=128, m=4):
         for idx in balanced_batches(codes, rng, m, batch_size):
             idx = torch.from_numpy(idx)
             xb, yb = data[idx], labels[idx]
+            if not nchw:
+                xb = xb.permute(0, 3, 1, 2)
             opt.zero_grad()
             emb = model(xb)
             loss = loss_fn(emb, yb, miner(emb, yb))
@@ -71,19 +81,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--nchw",
+        action="store_true",
+        help="hand loop on channels-first strides (unsqueeze(1))",
+    )
     args = parser.parse_args()
     X, _, y, _ = mnist_5000()
     X = X.astype(np.float32)
     codes = np.unique(y, return_inverse=True)[1]
     print(
         f"{len(X)} MNIST images 28x28, ConvNet, {args.epochs} epochs, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads, hand loop "
+        f"{'channels-first' if args.nchw else 'channels-last'}"
     )
-    hand_loop(X[:512], codes[:512], 1, 0)  # warm-up
+    hand_loop(X[:512], codes[:512], 1, 0, nchw=args.nchw)  # warm-up
     times = {"hand-written loop": [], "SiameseEmbedder": []}
     for r in range(args.repeats):
         with Timer() as t:
-            hand_loop(X, codes, args.epochs, r)
+            hand_loop(X, codes, args.epochs, r, nchw=args.nchw)
         times["hand-written loop"].append(t.seconds)
         with Timer() as t:
             library(X, y, args.epochs, r)
