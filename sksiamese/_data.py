@@ -125,11 +125,13 @@ def network_input_shape(sample_shape, input_shape=None):
     return (c, h, w)
 
 
-def to_batch(X, indices, net_shape, device="cpu"):
+def to_batch(X, indices, net_shape, device="cpu", channels_last=False):
     """Gather ``X[indices]`` as a float32 tensor laid out for the network.
 
     Only the selected rows are converted: ``uint8`` is scaled to [0, 1],
-    channels-last images become channels-first.
+    channels-last images become a ``(n, c, h, w)`` tensor, stored
+    channels-first unless ``channels_last`` (the strides that CPU
+    convolutions run fastest on; single-channel images always have them).
     """
     batch = torch.from_numpy(np.ascontiguousarray(X[indices]))
     if batch.dtype == torch.uint8:
@@ -138,7 +140,8 @@ def to_batch(X, indices, net_shape, device="cpu"):
         batch = batch.to(device=device, dtype=torch.float32, non_blocking=True)
     if len(net_shape) == 3:
         c, h, w = net_shape
-        return batch.reshape(len(batch), h, w, c).permute(0, 3, 1, 2).contiguous()
+        batch = batch.reshape(len(batch), h, w, c).permute(0, 3, 1, 2)
+        return batch if channels_last else batch.contiguous()
     return batch.reshape(len(batch), *net_shape)
 
 

@@ -78,6 +78,8 @@ class SampleSet(torch.utils.data.Dataset):
     #: Called as ``augment(batch, generator)`` on fetched batches; see
     #: :meth:`set_augment`.
     augment = None
+    #: Whether fetched colour batches are stored channels-last.
+    channels_last = False
 
     def __init__(
         self, X, codes, indices, net_shape, tuples, seed, fixed=False, m_per_class=4
@@ -125,7 +127,8 @@ class SampleSet(torch.utils.data.Dataset):
 
     def fetch(self, local):
         """Images and labels of subset positions ``local``, augmented if set."""
-        xb = to_batch(self.X, self.indices[local], self.net_shape)
+        rows = self.indices[local]
+        xb = to_batch(self.X, rows, self.net_shape, channels_last=self.channels_last)
         if self.augment is not None:
             # keep the channels-last layout of the fetched images: the
             # resampled output is channels-first, and CPU convolutions run

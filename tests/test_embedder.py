@@ -99,6 +99,41 @@ def test_colour_images_channels_last(small_digits):
         fast().fit(np.moveaxis(np.repeat(rgb, 3, axis=1), -1, 1), y)
 
 
+class ViewNet(nn.Module):
+    """A user network that flattens with ``view``, which needs
+    channels-first storage, and records the strides it is given."""
+
+    def __init__(self, input_shape, embedding_dim):
+        super().__init__()
+        self.fc = nn.Linear(int(np.prod(input_shape)), embedding_dim)
+        self.strides = set()
+
+    def forward(self, x):
+        self.strides.add(x.stride()[1:])
+        return self.fc(x.view(len(x), -1))
+
+
+def test_colour_batches_channels_last_for_named_networks_only(small_digits):
+    X, y = small_digits
+    rgb = np.stack([X, X / 2, X / 4], axis=-1)  # (n, 8, 8, 3)
+    seen = []
+    emb = fast(network="small_conv")
+    emb.fit(rgb, y)
+    hook = emb.module_.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    Z = emb.transform(rgb)
+    hook.remove()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[0].is_contiguous()
+    # the layout changes the speed, not the embedding
+    emb._channels_last = lambda device: False
+    np.testing.assert_allclose(emb.transform(rgb), Z, atol=1e-5)
+    # a user's module gets channels-first batches, augmented or not, and
+    # can flatten them with view
+    user = fast(network=ViewNet, augment="affine").fit(rgb, y)
+    user.transform(rgb)
+    assert user.module_.backbone.strides == {(64, 8, 1)}
+
+
 def test_user_module_class_and_instance(small_digits):
     X, y = small_digits
 
