@@ -221,6 +221,7 @@ def parse_args(argv=None):
     parser.add_argument("--cv", type=int, default=None)
     parser.add_argument("--strategy", default="accuracy")
     args = parser.parse_args(argv)
+    args.seed = args.seeds[0]  # evaluate() fits with args.seed
     if args.margin != "auto":
         args.margin = float(args.margin)
     return args
