@@ -345,7 +345,8 @@ def test_binary_head_is_trained_and_used(rows, test_pairs):
     head = ver.net_.criterion_
     assert ver.calibration_ == "head"
     assert len(ver.calibration_same_) == 0  # nothing held out
-    assert float(head.offset) != 1.0 or float(head.log_scale.exp()) != 5.0
+    offset, scale = float(head.offset.detach()), float(head.log_scale.exp().detach())
+    assert offset != 1.0 or scale != 5.0
     d = -ver.decision_function(pairs)
     expected = head.probability(torch.as_tensor(d)).detach().numpy()
     np.testing.assert_allclose(ver.predict_proba(pairs)[:, 1], expected, rtol=1e-5)
