@@ -109,8 +109,22 @@ class SiameseBase(BaseEstimator):
 
     # ---- fitting -----------------------------------------------------------
 
+    def _warm(self):
+        """Whether this fit continues the fitted network (``warm_start``)."""
+        return bool(getattr(self, "warm_start", False)) and hasattr(self, "net_")
+
     def _validate_fit_data(self, X, y):
-        X = validate_samples(self, X, reset=True)
+        if self._warm():
+            try:
+                X = validate_samples(self, X, reset=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{exc} With warm_start=True, fit continues training the "
+                    "fitted network, which needs samples of the shape it was "
+                    "built for; set warm_start=False to train a new network."
+                ) from exc
+        else:
+            X = validate_samples(self, X, reset=True)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__}.fit needs class labels y: pairs and "
@@ -227,17 +241,25 @@ class SiameseBase(BaseEstimator):
         train = SampleSet(X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m)
         return train, valid
 
-    def _fit_network(self, X, codes, indices=None):
+    def _fit_network(self, X, codes, indices=None, warm=False):
         """Train the encoder on ``X`` with labels ``codes``; set ``net_``.
 
         Only the samples at positions ``indices`` (all by default) are
-        learned from; ``X`` is never copied.
+        learned from; ``X`` is never copied. With ``warm``, the fitted
+        network and its optimiser state go on learning for ``max_epochs``
+        more epochs.
         """
         rs = check_random_state(self.random_state)
         seeds = rs.randint(0, np.iinfo(np.int32).max, size=5)
-        self.device_ = resolve_device(self.device)
-        net_shape, module = self._build_module(int(seeds[0]))
-        self.network_input_shape_ = net_shape
+        if warm:
+            # other tuples and distortions than the epochs before, reproducibly
+            mixed = np.random.default_rng([*seeds.tolist(), len(self.net_.history)])
+            seeds = mixed.integers(0, np.iinfo(np.int32).max, size=5)
+            net_shape = self.network_input_shape_
+        else:
+            self.device_ = resolve_device(self.device)
+            net_shape, module = self._build_module(int(seeds[0]))
+            self.network_input_shape_ = net_shape
         if indices is None:
             indices = np.arange(len(X))
         augment = self._make_augment(net_shape)
@@ -247,6 +269,8 @@ class SiameseBase(BaseEstimator):
         for part in (train, valid):
             if part is not None:
                 part.channels_last = self._channels_last(self.device_)
+        if warm:
+            return self._continue_fit(train, valid, int(seeds[0]))
         net = SiameseNet(
             module=module,
             criterion=self._make_loss(),
@@ -271,6 +295,22 @@ class SiameseBase(BaseEstimator):
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.embedding_dim_ = self._output_width()
+        return self
+
+    def _continue_fit(self, train, valid, seed):
+        """Train the fitted ``net_`` for ``max_epochs`` more epochs."""
+        net = self.net_
+        net.set_params(
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+        )
+        net.train_split = PresetSplit(valid) if valid is not None else None
+        with _seeded(seed, self.device_):
+            net.partial_fit(train, None)
+        net.train_split = None
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
         return self
 
     def _channels_last(self, device):

@@ -118,6 +118,17 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         Seeds weight initialisation, tuple sampling, dropout and the
         validation split. With an int, CPU fits are reproducible. The global
         random state of numpy and torch is left untouched.
+    warm_start : bool, default=False
+        When True, a further call to :meth:`fit` goes on training the fitted
+        network (with its optimiser state) for ``max_epochs`` more epochs,
+        on the data it is given, instead of starting from new weights: to
+        resume after an interrupted fit, train longer, or fine-tune on new
+        classes. The samples must keep their shape; ``lr``,
+        ``weight_decay`` and ``max_epochs`` take their current values,
+        while the network, loss and device stay those of the first fit.
+        ``history_`` holds the epochs of every call. The tuples and
+        distortions differ from the earlier calls' and stay reproducible
+        with an int ``random_state``.
 
     Attributes
     ----------
@@ -171,6 +182,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     (200, 8)
     """
 
+    _parameter_constraints = {
+        **SiameseBase._parameter_constraints,
+        "warm_start": ["boolean"],
+    }
+
     def __init__(
         self,
         network="auto",
@@ -196,6 +212,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         device="auto",
         verbose=0,
         random_state=None,
+        warm_start=False,
     ):
         self.network = network
         self.network_params = network_params
@@ -220,6 +237,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
+        self.warm_start = warm_start
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -238,8 +256,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         -------
         self : SiameseEmbedder
         """
+        warm = self._warm()
         X, codes = self._validate_fit_data(X, y)
-        return self._fit_network(X, codes)
+        return self._fit_network(X, codes, warm=warm)
 
     def transform(self, X):
         """Embed ``X``.

@@ -377,3 +377,56 @@ def test_pipeline_in_grid_search_over_margin(small_digits):
         search.best_estimator_.named_steps["embed"].margin
         == search.best_params_["embed__margin"]
     )
+
+
+# ---- warm start ------------------------------------------------------------
+
+
+def test_warm_start_continues_from_the_fitted_network(small_digits):
+    X, y = small_digits
+    emb = fast(network="mlp").fit(X, y)  # no batch norm: no running statistics
+    fitted = emb.transform(X)
+    # a learning rate too small to move the weights: a warm fit keeps the
+    # fitted embedding, a cold one goes back to the initial weights
+    emb.set_params(warm_start=True, lr=1e-12, max_epochs=3)
+    emb.fit(X, y)
+    np.testing.assert_allclose(emb.transform(X), fitted, atol=1e-5)
+    assert emb.n_iter_ == len(emb.history_) == 5
+    cold = fast(network="mlp", lr=1e-12).fit(X, y).transform(X)
+    assert not np.allclose(cold, fitted, atol=1e-3)
+
+
+def test_warm_start_trains_on_and_is_reproducible(small_digits):
+    X, y = small_digits
+
+    def two_calls():
+        emb = fast().fit(X, y)
+        before = emb.transform(X)
+        emb.set_params(warm_start=True, max_epochs=2).fit(X, y)
+        return before, emb
+
+    before, a = two_calls()
+    _, b = two_calls()
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert not np.allclose(a.transform(X), before, atol=1e-3)  # it learned
+    losses = a.history_[:, "train_loss"]
+    assert len(losses) == 4 and losses[3] < losses[0]
+
+
+def test_warm_start_fine_tunes_on_new_classes(small_digits):
+    X, y = small_digits
+    old, new = y < 5, y >= 5
+    emb = fast().fit(X[old], y[old])
+    emb.set_params(warm_start=True).fit(X[new], y[new])
+    assert emb.n_iter_ == 4
+    assert emb.transform(X).shape == (len(X), 8)
+
+
+def test_warm_start_refuses_another_sample_shape(small_digits):
+    X, y = small_digits
+    emb = fast(warm_start=True).fit(X, y)  # the first fit is a normal one
+    assert emb.n_iter_ == 2
+    with pytest.raises(ValueError, match="set warm_start=False"):
+        emb.fit(X[:, :4, :4], y)
+    emb.set_params(warm_start=False).fit(X[:, :4, :4], y)  # a new network
+    assert emb.n_features_in_ == 16
