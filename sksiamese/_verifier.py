@@ -929,11 +929,11 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             proba[start : start + 1024] = p
         return proba
 
-    def identify(self, X, unknown_label=-1):
+    def identify(self, X, unknown_label=-1, threshold=None):
         """The enrolled identity of each query, or ``unknown_label``.
 
         A query gets the identity with the highest ``P(same)`` when that
-        probability reaches ``threshold_``, and ``unknown_label`` when no
+        probability reaches the threshold, and ``unknown_label`` when no
         enrolled identity does ("nobody known").
 
         Parameters
@@ -942,6 +942,14 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             Queries.
         unknown_label : object, default=-1
             Answer for queries that match no enrolled identity.
+        threshold : float in [0, 1], default=None
+            ``P(same)`` a query's best identity must reach; ``None`` uses
+            ``threshold_``. Each query is compared with every enrolled
+            identity, so with many identities a stranger is more likely
+            to pass a pairwise threshold somewhere: a stricter one, for
+            instance the ``threshold_`` that
+            ``calibrate_threshold(pairs, same, strategy="far")`` sets, keeps
+            more strangers out.
 
         Returns
         -------
@@ -949,9 +957,17 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             Enrolled identities and ``unknown_label``; of the identities'
             dtype when ``unknown_label`` fits it, of object dtype otherwise.
         """
+        if threshold is None:
+            check_is_fitted(self, "threshold_")
+            threshold = self.threshold_
+        elif not (isinstance(threshold, numbers.Real) and 0.0 <= threshold <= 1.0):
+            raise ValueError(
+                f"threshold must be a probability in [0, 1] or None; got "
+                f"{threshold!r}."
+            )
         proba = self.identity_proba(X)
         best = proba.argmax(axis=1)
-        known = proba[np.arange(len(proba)), best] >= self.threshold_
+        known = proba[np.arange(len(proba)), best] >= threshold
         labels = self.enrolled_identities_[best]
         kind = labels.dtype.kind
         fits = (

@@ -472,6 +472,14 @@ def test_enroll_and_identify_unseen_identities(rows, digits):
     answer = ver.identify(Xd[queries], unknown_label="?")
     np.testing.assert_array_equal(answer, best)
     assert answer.dtype.kind == "U"
+    # a threshold for identification only, between the best probabilities
+    top = proba.max(axis=1)
+    cut = float(np.median(top))
+    answer = ver.identify(Xd[queries], unknown_label="?", threshold=cut)
+    np.testing.assert_array_equal(answer == "?", top < cut)
+    assert ver.threshold_ == 0.0  # untouched
+    with pytest.raises(ValueError, match="threshold must be a probability"):
+        ver.identify(Xd[queries], threshold=1.5)
     ver.enroll(Xd[gallery[:3]], yd[gallery[:3]], append=False)
     assert list(ver.enrolled_identities_) == [0]
     ver.threshold_ = 1.0
