@@ -113,8 +113,8 @@ class SiameseBase(BaseEstimator):
         """Whether this fit continues the fitted network (``warm_start``)."""
         return bool(getattr(self, "warm_start", False)) and hasattr(self, "net_")
 
-    def _validate_fit_data(self, X, y):
-        if self._warm():
+    def _validate_fit_data(self, X, y, warm=False):
+        if warm:
             try:
                 X = validate_samples(self, X, reset=False)
             except ValueError as exc:

@@ -257,7 +257,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self : SiameseEmbedder
         """
         warm = self._warm()
-        X, codes = self._validate_fit_data(X, y)
+        X, codes = self._validate_fit_data(X, y, warm=warm)
         return self._fit_network(X, codes, warm=warm)
 
     def transform(self, X):

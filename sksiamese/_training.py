@@ -41,7 +41,7 @@ class Encoder(nn.Module):
         return z
 
 
-def _channels_last(batch):
+def _as_channels_last(batch):
     """A copy of ``batch`` (n, c, h, w) stored channels-last.
 
     Unlike ``contiguous(memory_format=torch.channels_last)``, this also
@@ -138,7 +138,7 @@ class SampleSet(torch.utils.data.Dataset):
             )
             xb = self.augment(xb, self._augment_rng)
             if channels_last:
-                xb = _channels_last(xb)
+                xb = _as_channels_last(xb)
         return xb, torch.from_numpy(self.codes[local])
 
     def set_augment(self, augment, seed):
