@@ -75,14 +75,17 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     tuples : {"auto", "pairs", "triplets"}, default="auto"
         What ``miner="random"`` draws: pairs for contrastive loss and
         triplets otherwise under ``"auto"``.
-    augment : {"auto", "affine", "flip", "crop"}, callable or None, \
+    augment : {"auto", "affine", "flip", "crop", "erase"}, callable or None, \
             default="auto"
         Random distortions of the training images, drawn afresh for every
         batch from ``random_state``: ``"affine"`` rotates, shifts and zooms
         each image a little (:class:`~sksiamese.augment.RandomAffine`),
         ``"flip"`` mirrors it left-right, ``"crop"`` stretches a random
-        crop to full size. A callable ``augment(batch, generator)`` (see
-        :mod:`sksiamese.augment`) is used as is. ``"auto"`` is ``"affine"``
+        crop to full size, ``"erase"`` blanks out a random rectangle
+        (:class:`~sksiamese.augment.RandomErasing`); combine them with
+        :class:`~sksiamese.augment.Compose`. A callable
+        ``augment(batch, generator)`` (see :mod:`sksiamese.augment`) is used
+        as is. ``"auto"`` is ``"affine"``
         for images and nothing for feature rows; the other values raise a
         ``ValueError`` for feature rows. Validation batches and
         ``transform`` never see augmentation.

@@ -31,6 +31,7 @@ __all__ = [
     "RandomAffine",
     "RandomFlip",
     "RandomResizedCrop",
+    "RandomErasing",
     "Compose",
     "AUGMENTATIONS",
     "make_augment",
@@ -266,6 +267,90 @@ class RandomResizedCrop:
         return _warp(batch, theta)
 
 
+class RandomErasing:
+    """Blank out a random rectangle of each image.
+
+    As torchvision's ``RandomErasing`` (Zhong et al. 2020), on a whole
+    batch: with probability ``p`` an image gets a rectangle whose area is a
+    fraction of the image drawn uniformly from ``scale``, with a
+    width-to-height ratio drawn log-uniformly from ``ratio`` (relative to
+    the image's), at a uniformly random position inside the image; its
+    pixels are replaced by ``value``. A network that must match images
+    with a part hidden learns to rely on more than one part: for faces, more
+    than the eyes, the glasses or the hair.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Probability that an image is erased at all.
+    scale : (float, float), default=(0.02, 0.33)
+        Range of the erased fraction of the image area.
+    ratio : (float, float), default=(0.3, 3.3)
+        Range of the rectangle's width-to-height ratio, relative to the
+        image's.
+    value : float or "mean", default=0.0
+        Fill of the rectangle: a constant, or the mean of the image's
+        pixels (per channel).
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = torch.ones(2, 1, 10, 10)
+    >>> out = RandomErasing(p=1.0, scale=(0.25, 0.25), ratio=(1.0, 1.0))(
+    ...     batch, torch.Generator().manual_seed(0)
+    ... )
+    >>> (out == 0).sum(dim=(1, 2, 3)).tolist()  # a 5x5 square of each image
+    [25, 25]
+    """
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0):
+        self.p = p
+        self.scale = scale
+        self.ratio = ratio
+        self.value = value
+
+    def __repr__(self):
+        return (
+            f"RandomErasing(p={self.p!r}, scale={self.scale!r}, "
+            f"ratio={self.ratio!r}, value={self.value!r})"
+        )
+
+    def __call__(self, batch, generator):
+        """Erase a rectangle of a random subset of the images of ``batch``."""
+        _check_batch(batch)
+        lo, hi = _range(self.scale, "scale", low=0.0)
+        r_lo, r_hi = _range(self.ratio, "ratio", low=1e-6)
+        if hi > 1.0 or r_lo <= 0.0 or not 0.0 <= self.p <= 1.0:
+            raise ValueError(
+                f"scale={self.scale!r} must lie in [0, 1], ratio={self.ratio!r} "
+                f"must be positive and p={self.p!r} a probability."
+            )
+        if not (self.value == "mean" or isinstance(self.value, numbers.Real)):
+            raise ValueError(f"value must be a number or 'mean'; got {self.value!r}.")
+        n, _, height, width = batch.shape
+        area = _uniform(n, lo, hi, generator)
+        ratio = torch.exp(_uniform(n, math.log(r_lo), math.log(r_hi), generator))
+        # sides as fractions of the image's, then in pixels (at least one)
+        h = torch.round(torch.sqrt(area / ratio).clamp(max=1.0) * height)
+        w = torch.round(torch.sqrt(area * ratio).clamp(max=1.0) * width)
+        h, w = h.clamp(min=1).long(), w.clamp(min=1).long()
+        top = (_uniform(n, 0.0, 1.0, generator) * (height - h + 1)).long()
+        left = (_uniform(n, 0.0, 1.0, generator) * (width - w + 1)).long()
+        erase = torch.rand(n, generator=generator, dtype=torch.float64) < self.p
+        rows = torch.arange(height)[None, :]
+        cols = torch.arange(width)[None, :]
+        inside_r = (rows >= top[:, None]) & (rows < (top + h)[:, None])
+        inside_c = (cols >= left[:, None]) & (cols < (left + w)[:, None])
+        mask = inside_r[:, :, None] & inside_c[:, None, :] & erase[:, None, None]
+        mask = mask[:, None].to(batch.device)
+        if self.value == "mean":
+            fill = batch.mean(dim=(2, 3), keepdim=True)
+        else:
+            fill = torch.tensor(float(self.value), dtype=batch.dtype)
+            fill = fill.to(batch.device)
+        return torch.where(mask, fill, batch)
+
+
 class Compose:
     """Apply augmentations one after the other, with the same generator.
 
@@ -293,6 +378,7 @@ AUGMENTATIONS = {
     "affine": RandomAffine,
     "flip": RandomFlip,
     "crop": RandomResizedCrop,
+    "erase": RandomErasing,
 }
 
 

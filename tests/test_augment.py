@@ -6,6 +6,7 @@ from sksiamese import SiameseEmbedder, SiameseVerifier
 from sksiamese.augment import (
     Compose,
     RandomAffine,
+    RandomErasing,
     RandomFlip,
     RandomResizedCrop,
     make_augment,
@@ -88,12 +89,46 @@ def test_crop_full_area_is_identity_and_small_crop_zooms():
     assert (out > 0.1).sum() > 1  # one pixel became a blob
 
 
+def test_erasing_blanks_one_rectangle_per_image():
+    batch = torch.rand(50, 2, 12, 10) + 1.0  # no pixel is 0
+    erase = RandomErasing(p=1.0, scale=(0.2, 0.2), ratio=(1.0, 1.0))
+    out = erase(batch, gen())
+    blank = out[:, 0] == 0
+    assert torch.equal(blank, out[:, 1] == 0)  # the same place in all channels
+    corners = set()
+    for mask in blank:
+        rows, cols = torch.nonzero(mask, as_tuple=True)
+        height = int(rows.max() - rows.min()) + 1
+        width = int(cols.max() - cols.min()) + 1
+        assert height * width == int(mask.sum())  # one full rectangle
+        assert abs(height * width - 0.2 * 120) <= 4  # a fifth of the area
+        assert 0.7 <= (width / 10) / (height / 12) <= 1.4  # the image's shape
+        corners.add((int(rows.min()), int(cols.min())))
+    assert len(corners) > 10  # each image its own place
+    assert torch.equal(out[~(out == 0)], batch[~(out == 0)])  # the rest kept
+    assert torch.equal(erase(batch, gen()), out)  # seeded
+
+
+def test_erasing_probability_and_mean_fill():
+    batch = torch.rand(400, 3, 8, 8)
+    assert torch.equal(RandomErasing(p=0.0)(batch, gen()), batch)
+    out = RandomErasing(p=0.5)(batch, gen())
+    changed = (out != batch).flatten(1).any(1).float().mean()
+    assert 0.4 < float(changed) < 0.6
+    out = RandomErasing(p=1.0, value="mean")(batch, gen())
+    changed = out != batch
+    mean = batch.mean(dim=(2, 3), keepdim=True).expand_as(batch)
+    assert changed.any()
+    torch.testing.assert_close(out[changed], mean[changed])
+
+
 def test_compose_and_make_augment():
     aug = Compose([RandomFlip(p=1.0), RandomFlip(p=1.0)])
     batch = torch.rand(2, 1, 4, 4, generator=gen())
     assert torch.equal(aug(batch, gen()), batch)
     assert isinstance(make_augment("affine"), RandomAffine)
     assert isinstance(make_augment("crop"), RandomResizedCrop)
+    assert isinstance(make_augment("erase"), RandomErasing)
     assert make_augment(None) is None
     assert make_augment(aug) is aug
     with pytest.raises(ValueError, match="Unknown augment"):
@@ -106,6 +141,9 @@ def test_compose_and_make_augment():
         (RandomAffine(degrees=-1), "degrees must be >= 0"),
         (RandomAffine(scale=(0.5, 0.2)), "scale"),
         (RandomResizedCrop(scale=(0.5, 1.5)), "must lie in"),
+        (RandomErasing(scale=(0.2, 1.5)), "must lie in"),
+        (RandomErasing(p=2.0), "a probability"),
+        (RandomErasing(value="median"), "value must be"),
     ],
 )
 def test_bad_ranges_raise(aug, match):
