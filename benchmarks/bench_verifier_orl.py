@@ -107,6 +107,7 @@ def make_verifier(args):
     return SiameseVerifier(
         network=args.network,
         network_params=network_params,
+        n_networks=args.n_networks,
         embedding_dim=args.embedding_dim,
         loss=args.loss,
         margin=args.margin,
@@ -216,6 +217,9 @@ def parse_args(argv=None):
     parser.add_argument("--no-batch-norm", dest="batch_norm", action="store_false")
     parser.add_argument(
         "--channels", type=int, nargs="+", default=[32, 64, 128], help="conv only"
+    )
+    parser.add_argument(
+        "--n-networks", type=int, default=1, help="networks in the ensemble"
     )
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--embedding-dim", type=int, default=64)

@@ -13,7 +13,14 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from torch import nn
 
 from ._data import encode_labels, network_input_shape, to_batch, validate_samples
-from ._training import Encoder, EpochLoader, PresetSplit, SampleSet, SiameseNet
+from ._training import (
+    Encoder,
+    EnsembleEncoder,
+    EpochLoader,
+    PresetSplit,
+    SampleSet,
+    SiameseNet,
+)
 from .augment import AUGMENTATIONS, make_augment
 from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
 from .mining import MINERS
@@ -105,6 +112,7 @@ class SiameseBase(BaseEstimator):
         "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     # ---- fitting -----------------------------------------------------------
@@ -112,6 +120,9 @@ class SiameseBase(BaseEstimator):
     def _warm(self):
         """Whether this fit continues the fitted network (``warm_start``)."""
         return bool(getattr(self, "warm_start", False)) and hasattr(self, "net_")
+
+    def _n_networks(self):
+        return getattr(self, "n_networks", 1)
 
     def _validate_fit_data(self, X, y, warm=False):
         if warm:
@@ -247,21 +258,46 @@ class SiameseBase(BaseEstimator):
         Only the samples at positions ``indices`` (all by default) are
         learned from; ``X`` is never copied. With ``warm``, the fitted
         network and its optimiser state go on learning for ``max_epochs``
-        more epochs.
+        more epochs. With ``n_networks`` above 1, as many networks are
+        trained, each from its own initialisation, tuples and distortions;
+        ``nets_`` holds them all and ``net_`` the first.
         """
         rs = check_random_state(self.random_state)
         seeds = rs.randint(0, np.iinfo(np.int32).max, size=5)
+        if indices is None:
+            indices = np.arange(len(X))
         if warm:
+            nets = self.nets_
+        else:
+            self.device_ = resolve_device(self.device)
+            nets = [None] * self._n_networks()
+        trained = []
+        for member, net in enumerate(nets):
+            member_seeds = seeds
+            if member:
+                member_rng = np.random.default_rng([*seeds.tolist(), member])
+                member_seeds = member_rng.integers(0, np.iinfo(np.int32).max, size=5)
+            trained.append(self._fit_member(X, codes, indices, net, member_seeds))
+        self.nets_ = trained
+        self.net_ = trained[0]
+        self._ensemble = EnsembleEncoder([n.module_ for n in trained])
+        self.history_ = self.net_.history
+        self.n_iter_ = len(self.net_.history)
+        if not warm:
+            self.embedding_dim_ = self._output_width()
+        return self
+
+    def _fit_member(self, X, codes, indices, net, seeds):
+        """Train one network, a new one or (``warm_start``) the fitted
+        ``net``, and return it."""
+        if net is not None:
             # other tuples and distortions than the epochs before, reproducibly
-            mixed = np.random.default_rng([*seeds.tolist(), len(self.net_.history)])
+            mixed = np.random.default_rng([*seeds.tolist(), len(net.history)])
             seeds = mixed.integers(0, np.iinfo(np.int32).max, size=5)
             net_shape = self.network_input_shape_
         else:
-            self.device_ = resolve_device(self.device)
             net_shape, module = self._build_module(int(seeds[0]))
             self.network_input_shape_ = net_shape
-        if indices is None:
-            indices = np.arange(len(X))
         augment = self._make_augment(net_shape)
         train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
         if augment is not None:
@@ -269,8 +305,8 @@ class SiameseBase(BaseEstimator):
         for part in (train, valid):
             if part is not None:
                 part.channels_last = self._channels_last(self.device_)
-        if warm:
-            return self._continue_fit(train, valid, int(seeds[0]))
+        if net is not None:
+            return self._continue_fit(net, train, valid, int(seeds[0]))
         net = SiameseNet(
             module=module,
             criterion=self._make_loss(),
@@ -291,15 +327,10 @@ class SiameseBase(BaseEstimator):
             net.initialize()
             net.partial_fit(train, None)
         net.train_split = None  # hold no reference to the data
-        self.net_ = net
-        self.history_ = net.history
-        self.n_iter_ = len(net.history)
-        self.embedding_dim_ = self._output_width()
-        return self
+        return net
 
-    def _continue_fit(self, train, valid, seed):
-        """Train the fitted ``net_`` for ``max_epochs`` more epochs."""
-        net = self.net_
+    def _continue_fit(self, net, train, valid, seed):
+        """Train the fitted ``net`` for ``max_epochs`` more epochs."""
         net.set_params(
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -309,9 +340,7 @@ class SiameseBase(BaseEstimator):
         with _seeded(seed, self.device_):
             net.partial_fit(train, None)
         net.train_split = None
-        self.history_ = net.history
-        self.n_iter_ = len(net.history)
-        return self
+        return net
 
     def _channels_last(self, device):
         """Whether to hand the network channels-last image batches.
@@ -332,9 +361,13 @@ class SiameseBase(BaseEstimator):
 
     @property
     def module_(self):
-        """The trained ``Encoder`` (``torch.nn.Module``)."""
+        """The trained ``Encoder`` (``torch.nn.Module``); with ``n_networks``
+        above 1, an :class:`EnsembleEncoder` of them all."""
         check_is_fitted(self, "net_")
-        return self.net_.module_
+        ensemble = getattr(self, "_ensemble", None)
+        if ensemble is None or len(ensemble.members) == 1:
+            return self.net_.module_
+        return ensemble
 
     def _embed(self, X, batch_size=None):
         """Embeddings of validated ``X``, batched, in eval mode, float32."""
@@ -362,6 +395,9 @@ class SiameseBase(BaseEstimator):
         net = self.__dict__.get("net_")
         if net is not None:
             self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
+            if "nets_" not in self.__dict__:  # pickled before ensembles
+                self.nets_ = [net]
+                self._ensemble = EnsembleEncoder([net.module_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -41,6 +41,29 @@ class Encoder(nn.Module):
         return z
 
 
+class EnsembleEncoder(nn.Module):
+    """Several trained encoders as one: their embeddings side by side.
+
+    The concatenation is divided by the square root of the number of
+    members, so that the squared Euclidean distance of two embeddings is
+    the mean of the members' squared distances, and unit-norm members give
+    a unit-norm embedding.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        Encoders that take the same input.
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):
+        z = torch.cat([m(x).flatten(1) for m in self.members], dim=1)
+        return z / len(self.members) ** 0.5
+
+
 def _as_channels_last(batch):
     """A copy of ``batch`` (n, c, h, w) stored channels-last.
 

