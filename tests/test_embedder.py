@@ -430,3 +430,55 @@ def test_warm_start_refuses_another_sample_shape(small_digits):
         emb.fit(X[:, :4, :4], y)
     emb.set_params(warm_start=False).fit(X[:, :4, :4], y)  # a new network
     assert emb.n_features_in_ == 16
+
+
+# ---- several networks ------------------------------------------------------
+
+
+def test_n_networks_concatenates_independent_networks(small_digits):
+    X, y = small_digits
+    one = fast().fit(X, y)
+    three = fast(n_networks=3).fit(X, y)
+    assert len(three.nets_) == 3 and three.net_ is three.nets_[0]
+    assert three.embedding_dim_ == 24
+    assert three.get_feature_names_out().shape == (24,)
+    Z = three.transform(X)
+    assert Z.shape == (len(X), 24)
+    # unit-norm members, scaled by 1/sqrt(3): unit-norm embeddings
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
+    parts = [Z[:, 8 * k : 8 * (k + 1)] * np.sqrt(3) for k in range(3)]
+    # the first network is the one a single-network fit trains
+    np.testing.assert_allclose(parts[0], one.transform(X), atol=1e-5)
+    # the others start and sample differently
+    assert not np.allclose(parts[1], parts[0], atol=1e-2)
+    assert not np.allclose(parts[2], parts[1], atol=1e-2)
+    # a squared distance is the mean of the members' squared distances
+    d2 = ((Z[0] - Z[1:]) ** 2).sum(axis=1)
+    members = np.mean([((p[0] - p[1:]) ** 2).sum(axis=1) for p in parts], axis=0)
+    np.testing.assert_allclose(d2, members, rtol=1e-4, atol=1e-6)
+
+
+def test_n_networks_is_reproducible_and_pickles(small_digits):
+    X, y = small_digits
+    a = fast(n_networks=2).fit(X, y)
+    b = fast(n_networks=2).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.transform(X), a.transform(X))
+    assert len(restored.nets_) == 2
+
+
+def test_n_networks_warm_start_continues_every_network(small_digits):
+    X, y = small_digits
+    emb = fast(network="mlp", n_networks=2).fit(X, y)
+    fitted = emb.transform(X)
+    emb.set_params(warm_start=True, lr=1e-12, max_epochs=3).fit(X, y)
+    np.testing.assert_allclose(emb.transform(X), fitted, atol=1e-5)
+    assert [len(n.history) for n in emb.nets_] == [5, 5]
+    assert emb.n_iter_ == 5
+
+
+def test_n_networks_must_be_positive(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="n_networks"):
+        fast(n_networks=0).fit(X, y)

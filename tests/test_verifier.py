@@ -606,3 +606,33 @@ def test_orl_unseen_people_reach_the_target(shared_data):
     result = _orl_result(shared_data)
     assert result["roc_auc"] >= 0.99
     assert result["accuracy"] >= 0.95
+
+
+def test_n_networks_calibrates_the_ensemble_distance(rows, test_pairs):
+    X, y = rows
+    pairs, same = test_pairs
+    ver = fast(n_networks=2, max_epochs=3).fit(X, y)
+    assert len(ver.nets_) == 2 and ver.embedding_dim_ == 16
+    # the calibration pairs were measured with both networks
+    single = fast(max_epochs=3).fit(X, y)
+    assert not np.allclose(ver.calibration_distances_, single.calibration_distances_)
+    d = -ver.decision_function(pairs)
+    members = []
+    for net in ver.nets_:
+        net.module_.eval()
+        with torch.inference_mode():
+            a = net.module_(torch.as_tensor(pairs[:, 0], dtype=torch.float32))
+            b = net.module_(torch.as_tensor(pairs[:, 1], dtype=torch.float32))
+        members.append(((a - b) ** 2).sum(1).numpy())
+    np.testing.assert_allclose(d**2, np.mean(members, axis=0), rtol=1e-4, atol=1e-6)
+    proba = ver.predict_proba(pairs)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.mean(ver.predict(pairs) == same) > 0.6
+
+
+def test_n_networks_with_the_binary_head(rows):
+    X, y = rows
+    ver = fast(loss="binary", n_networks=2, threshold=0.5).fit(X, y)
+    assert ver.calibration_ == "sigmoid"  # one head cannot read a mean distance
+    with pytest.raises(ValueError, match="n_networks=2"):
+        fast(loss="binary", n_networks=2, calibration="head").fit(X, y)
