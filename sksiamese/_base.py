@@ -121,9 +121,6 @@ class SiameseBase(BaseEstimator):
         """Whether this fit continues the fitted network (``warm_start``)."""
         return bool(getattr(self, "warm_start", False)) and hasattr(self, "net_")
 
-    def _n_networks(self):
-        return getattr(self, "n_networks", 1)
-
     def _validate_fit_data(self, X, y, warm=False):
         if warm:
             try:
@@ -270,7 +267,7 @@ class SiameseBase(BaseEstimator):
             nets = self.nets_
         else:
             self.device_ = resolve_device(self.device)
-            nets = [None] * self._n_networks()
+            nets = [None] * self.n_networks
         trained = []
         for member, net in enumerate(nets):
             member_seeds = seeds
@@ -280,7 +277,8 @@ class SiameseBase(BaseEstimator):
             trained.append(self._fit_member(X, codes, indices, net, member_seeds))
         self.nets_ = trained
         self.net_ = trained[0]
-        self._ensemble = EnsembleEncoder([n.module_ for n in trained])
+        if len(trained) > 1:
+            self._ensemble = EnsembleEncoder([n.module_ for n in trained])
         self.history_ = self.net_.history
         self.n_iter_ = len(self.net_.history)
         if not warm:
@@ -364,10 +362,9 @@ class SiameseBase(BaseEstimator):
         """The trained ``Encoder`` (``torch.nn.Module``); with ``n_networks``
         above 1, an :class:`EnsembleEncoder` of them all."""
         check_is_fitted(self, "net_")
-        ensemble = getattr(self, "_ensemble", None)
-        if ensemble is None or len(ensemble.members) == 1:
+        if len(self.nets_) == 1:
             return self.net_.module_
-        return ensemble
+        return self._ensemble
 
     def _embed(self, X, batch_size=None):
         """Embeddings of validated ``X``, batched, in eval mode, float32."""
@@ -395,9 +392,7 @@ class SiameseBase(BaseEstimator):
         net = self.__dict__.get("net_")
         if net is not None:
             self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
-            if "nets_" not in self.__dict__:  # pickled before ensembles
-                self.nets_ = [net]
-                self._ensemble = EnsembleEncoder([net.module_])
+            self.__dict__.setdefault("nets_", [net])  # pickled before n_networks
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
