@@ -154,6 +154,16 @@ def raw_nearest(support, support_y, queries):
     return support_y[d.argmin(axis=1)]
 
 
+def best_distance(distances, same):
+    """The distance threshold (pairs at or below it are "same") with the
+    highest accuracy on these pairs, and that accuracy."""
+    order = np.argsort(distances)
+    s = same[order]
+    correct = np.cumsum(s) + (len(s) - s.sum()) - np.cumsum(1 - s)
+    best = int(np.argmax(correct))
+    return float(distances[order][best]), float(correct[best] / len(s))
+
+
 def far_threshold(verifier, target_far=0.01):
     """The P(same) threshold with a false-accept rate of at most
     ``target_far`` on the verifier's own held-out calibration pairs."""
@@ -275,6 +285,8 @@ def evaluate(args):
     idx, same = balanced_pairs(y_test, max_pairs=None, random_state=0)
     pairs = np.stack([X_test[idx[:, 0]], X_test[idx[:, 1]]], axis=1)
     proba = verifier.predict_proba(pairs)[:, 1]
+    distances = -verifier.decision_function(pairs)
+    cal_d, cal_same = verifier.calibration_distances_, verifier.calibration_same_
     raw = images[test].reshape(int(test.sum()), -1) / 255.0
     raw_d = np.linalg.norm(raw[idx[:, 0]] - raw[idx[:, 1]], axis=1)
     closed, closed_raw, open_set, open_strict = one_shot(
@@ -291,6 +303,10 @@ def evaluate(args):
         "accuracy": float(np.mean(verifier.predict(pairs) == same)),
         "brier": brier_score_loss(same, proba),
         "log_loss": log_loss(same, np.clip(proba, 1e-15, 1 - 1e-15)),
+        "same_median": float(np.median(distances[same == 1])),
+        "cal_same_median": float(np.median(cal_d[cal_same == 1])),
+        "best_distance": best_distance(distances, same),
+        "cal_best_distance": best_distance(cal_d, cal_same),
         "one_shot": closed,
         "one_shot_raw": closed_raw,
         "open_set": open_set,
@@ -323,6 +339,15 @@ def report(r, args):
         f"accuracy at auto threshold:      {r['accuracy']:.4f}   "
         f"(threshold_ {v.threshold_:.3f} on P(same), strategy "
         f"{args.strategy!r}, calibration {v.calibration_!r})"
+    )
+    (t, acc), (t_cal, _) = r["best_distance"], r["cal_best_distance"]
+    print(
+        f"best distance threshold:         {t:.3f} on the test pairs (accuracy "
+        f"{acc:.4f}), {t_cal:.3f} on the calibration pairs"
+    )
+    print(
+        f"median distance of same pairs:   {r['same_median']:.3f} test, "
+        f"{r['cal_same_median']:.3f} calibration"
     )
     print(f"Brier score:                     {r['brier']:.4f}")
     print(f"log loss:                        {r['log_loss']:.4f}")
