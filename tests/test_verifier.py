@@ -574,7 +574,7 @@ def test_grid_search_over_margin_and_threshold(rows):
 # ---- quality on real faces -----------------------------------------------------
 
 
-def _orl_result(shared_data):
+def _orl_bench():
     import importlib.util
     from pathlib import Path
 
@@ -582,8 +582,26 @@ def _orl_result(shared_data):
     spec = importlib.util.spec_from_file_location("bench_verifier_orl", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def _orl_result(shared_data):
+    bench = _orl_bench()
     args = bench.parse_args(["--data", str(shared_data / "orl_faces.npz")])
     return bench.evaluate(args)
+
+
+def test_orl_benchmark_holds_out_the_chosen_ten_people():
+    bench = _orl_bench()
+    target = np.repeat(np.arange(40), 10)
+    assert bench.parse_args([]).unseen == 3  # people 31-40 by default
+    for unseen in range(4):
+        train, test = bench.split_people(target, unseen)
+        assert np.array_equal(np.unique(target[test]), np.arange(10) + 10 * unseen)
+        assert not np.isin(target[train], target[test]).any()
+        assert train.sum() == 300 and test.sum() == 100
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--unseen", "4"])
 
 
 @pytest.mark.slow
