@@ -6,6 +6,9 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
@@ -25,6 +28,7 @@ from .augment import AUGMENTATIONS, make_augment
 from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
 from .mining import MINERS
 from .networks import NETWORKS, build_network
+from .verification import balanced_pairs
 
 __all__ = ["SiameseBase"]
 
@@ -78,6 +82,12 @@ def stratified_holdout(codes, fraction, rng):
     return train, valid
 
 
+def _flatten(X):
+    """Samples as float32 rows of their values, for the linear discriminant."""
+    X = np.asarray(X)
+    return X.reshape(len(X), -1).astype(np.float32, copy=False)
+
+
 class SiameseBase(BaseEstimator):
     """Parameters and machinery shared by the embedder and the verifier.
 
@@ -113,6 +123,8 @@ class SiameseBase(BaseEstimator):
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fisher_weight": [Interval(numbers.Real, 0, 1, closed="left")],
+        "fisher_components": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     # ---- fitting -----------------------------------------------------------
@@ -281,9 +293,47 @@ class SiameseBase(BaseEstimator):
             self._ensemble = EnsembleEncoder([n.module_ for n in trained])
         self.history_ = self.net_.history
         self.n_iter_ = len(self.net_.history)
-        if not warm:
-            self.embedding_dim_ = self._output_width()
+        self._fit_fisher(X, codes, indices)
         return self
+
+    def _fit_fisher(self, X, codes, indices):
+        """Fit the Fisher discriminant beside the networks (``fisher_weight``).
+
+        PCA whitening to at most ``fisher_components`` dimensions, then
+        linear discriminant analysis, both on the flattened samples at
+        ``indices``. Each part of the embedding is divided by its median
+        distance between samples of different classes among those
+        samples, so that ``fisher_weight`` is the discriminant's share of a
+        squared distance whatever the scale of either part.
+        """
+        self.fisher_ = None
+        if not self.fisher_weight:
+            self.embedding_dim_ = self._output_width()
+            return
+        sub = codes[indices]
+        n_classes = len(np.unique(sub))
+        flat = _flatten(X[indices])
+        k = min(self.fisher_components, len(indices) - n_classes, flat.shape[1])
+        if k < 1:
+            raise ValueError(
+                f"fisher_weight={self.fisher_weight} fits a linear discriminant "
+                f"on the training samples, which needs more samples than "
+                f"classes; got {len(indices)} samples of {n_classes} classes. "
+                "Add samples per class or set fisher_weight=0."
+            )
+        self.fisher_ = make_pipeline(
+            PCA(k, whiten=True, random_state=0), LinearDiscriminantAnalysis()
+        ).fit(flat, sub)
+        pairs, same = balanced_pairs(sub, max_pairs=4000, random_state=0)
+        pairs = pairs[same == 0]
+        net = self._embed_networks(X[indices])
+        fisher = self._embed_fisher(flat)
+        self.fisher_scales_ = tuple(
+            float(np.median(np.linalg.norm(z[pairs[:, 0]] - z[pairs[:, 1]], axis=1)))
+            or 1.0
+            for z in (net, fisher)
+        )
+        self.embedding_dim_ = net.shape[1] + fisher.shape[1]
 
     def _fit_member(self, X, codes, indices, net, seeds):
         """Train one network, a new one or (``warm_start``) the fitted
@@ -367,12 +417,32 @@ class SiameseBase(BaseEstimator):
         return self._ensemble
 
     def _embed(self, X, batch_size=None):
-        """Embeddings of validated ``X``, batched, in eval mode, float32."""
+        """Embeddings of validated ``X``, batched, in eval mode, float32:
+        the networks', and with ``fisher_weight`` the discriminant's beside
+        them, each part scaled to its share."""
+        net = self._embed_networks(X, batch_size)
+        if self.__dict__.get("fisher_") is None:
+            return net
+        w = self.fisher_weight
+        s_net, s_fisher = self.fisher_scales_
+        fisher = self._embed_fisher(_flatten(X))
+        net *= np.float32(np.sqrt(1.0 - w) / s_net)
+        fisher *= np.float32(np.sqrt(w) / s_fisher)
+        return np.hstack([net, fisher])
+
+    def _embed_fisher(self, flat):
+        """The discriminant's projection of flattened samples, unit length."""
+        z = self.fisher_.transform(flat).astype(np.float32)
+        norm = np.linalg.norm(z, axis=1, keepdims=True)
+        return z / np.maximum(norm, np.finfo(np.float32).tiny)
+
+    def _embed_networks(self, X, batch_size=None):
+        """The networks' embeddings of validated ``X``."""
         module = self.module_
         device = self.net_.device
         batch_size = batch_size or max(self.batch_size, 256)
         channels_last = self._channels_last(device)
-        out = np.empty((len(X), self.embedding_dim_), dtype=np.float32)
+        out = None
         was_training = module.training
         module.eval()
         try:
@@ -382,9 +452,14 @@ class SiameseBase(BaseEstimator):
                     xb = to_batch(
                         X, sl, self.network_input_shape_, device, channels_last
                     )
-                    out[sl] = module(xb).float().cpu().numpy()
+                    z = module(xb).float().cpu().numpy()
+                    if out is None:
+                        out = np.empty((len(X), z.shape[1]), dtype=np.float32)
+                    out[sl] = z
         finally:
             module.train(was_training)
+        if out is None:
+            out = np.empty((0, self._output_width()), dtype=np.float32)
         return out
 
     def __setstate__(self, state):
@@ -393,6 +468,7 @@ class SiameseBase(BaseEstimator):
         if net is not None:
             self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
             self.__dict__.setdefault("nets_", [net])  # pickled before n_networks
+            self.__dict__.setdefault("fisher_", None)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -43,6 +43,23 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         raised the ROC AUC from 0.982 to 0.986. Fitting and embedding
         take ``n_networks`` times as long, and ``embedding_dim_`` is
         ``n_networks * embedding_dim``.
+    fisher_weight : float in [0, 1), default=0.0
+        Share of a Fisher linear discriminant in the embedding. Above 0, a
+        whitened principal component analysis to ``fisher_components``
+        dimensions and a linear discriminant analysis are fitted in closed
+        form on the flattened training samples, and the discriminant's
+        unit-length projection is appended to the networks' embedding.
+        Each part is divided by its median distance between training
+        samples of different classes, so that a squared distance is
+        ``1 - fisher_weight`` times the networks' plus ``fisher_weight``
+        times the discriminant's. On small sets of aligned images, faces
+        above all (Fisherfaces), the discriminant errs on other pairs than
+        the networks, and the two together generalise to new classes
+        better than either (see the ORL benchmark). The networks train as
+        without it; ``embedding_dim_`` grows by at most ``n_classes - 1``.
+    fisher_components : int, default=50
+        Principal components kept before the discriminant, at most the
+        number of training samples minus the number of classes.
     embedding_dim : int, default=64
         Width of the embedding.
     normalize : bool, default=True
@@ -165,6 +182,13 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     module_ : torch.nn.Module
         The trained encoder (``net_.module_``), or with ``n_networks``
         above 1 an ``EnsembleEncoder`` of all of them.
+    fisher_ : sklearn.pipeline.Pipeline or None
+        The fitted PCA and linear discriminant with ``fisher_weight`` above
+        0, else None.
+    fisher_scales_ : tuple of float
+        With ``fisher_``: the median distances between training samples of
+        different classes of the networks' and of the discriminant's
+        embeddings, by which each is divided.
     history_ : skorch.History
         Per-epoch ``train_loss`` (and ``valid_loss``), durations and
         batches of ``net_``.
@@ -208,6 +232,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         network="auto",
         network_params=None,
         n_networks=1,
+        fisher_weight=0.0,
+        fisher_components=50,
         embedding_dim=64,
         normalize=True,
         input_shape=None,
@@ -234,6 +260,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.network = network
         self.network_params = network_params
         self.n_networks = n_networks
+        self.fisher_weight = fisher_weight
+        self.fisher_components = fisher_components
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape

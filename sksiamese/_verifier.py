@@ -142,6 +142,23 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         raised the ROC AUC from 0.982 to 0.986. Fitting and embedding
         take ``n_networks`` times as long, and ``embedding_dim_`` is
         ``n_networks * embedding_dim``.
+    fisher_weight : float in [0, 1), default=0.0
+        Share of a Fisher linear discriminant in the embedding. Above 0, a
+        whitened principal component analysis to ``fisher_components``
+        dimensions and a linear discriminant analysis are fitted in closed
+        form on the flattened training samples, and the discriminant's
+        unit-length projection is appended to the networks' embedding.
+        Each part is divided by its median distance between training
+        samples of different classes, so that a squared distance is
+        ``1 - fisher_weight`` times the networks' plus ``fisher_weight``
+        times the discriminant's. On small sets of aligned images, faces
+        above all (Fisherfaces), the discriminant errs on other pairs than
+        the networks, and the two together generalise to new classes
+        better than either (see the ORL benchmark). The networks train as
+        without it; ``embedding_dim_`` grows by at most ``n_classes - 1``.
+    fisher_components : int, default=50
+        Principal components kept before the discriminant, at most the
+        number of training samples minus the number of classes.
     embedding_dim : int, default=64
         Width of the embedding.
     normalize : bool, default=True
@@ -204,8 +221,9 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         held-out pairs. ``"isotonic"``: a non-increasing step function
         (:class:`~sklearn.isotonic.IsotonicRegression`) fitted on held-out
         pairs; it needs more pairs and gives tied probabilities. ``"head"``:
-        the sigmoid head trained by ``loss="binary"`` (one network only).
-        ``"auto"``: ``"head"`` with ``loss="binary"`` and ``n_networks=1``,
+        the sigmoid head trained by ``loss="binary"`` (one network, no
+        Fisher discriminant). ``"auto"``: ``"head"`` with
+        ``loss="binary"``, ``n_networks=1`` and ``fisher_weight=0``,
         ``"sigmoid"`` otherwise.
     calibration_fraction : float, default=0.2
         Fraction of the training data held out from training, to calibrate
@@ -299,6 +317,13 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
     module_ : torch.nn.Module
         The trained encoder (``net_.module_``), or with ``n_networks``
         above 1 an ``EnsembleEncoder`` of all of them.
+    fisher_ : sklearn.pipeline.Pipeline or None
+        The fitted PCA and linear discriminant with ``fisher_weight`` above
+        0, else None.
+    fisher_scales_ : tuple of float
+        With ``fisher_``: the median distances between training samples of
+        different classes of the networks' and of the discriminant's
+        embeddings, by which each is divided.
     history_ : skorch.History
         Per-epoch ``train_loss`` (and ``valid_loss``), durations and
         batches of ``net_``.
@@ -368,6 +393,8 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         network="auto",
         network_params=None,
         n_networks=1,
+        fisher_weight=0.0,
+        fisher_components=50,
         embedding_dim=64,
         normalize=True,
         input_shape=None,
@@ -400,6 +427,8 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.network = network
         self.network_params = network_params
         self.n_networks = n_networks
+        self.fisher_weight = fisher_weight
+        self.fisher_components = fisher_components
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape
@@ -441,8 +470,15 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
 
     def _resolve_calibration(self):
         if self.calibration == "auto":
-            head = self._has_head() and self.n_networks == 1
-            return "head" if head else "sigmoid"
+            alone = self.n_networks == 1 and not self.fisher_weight
+            return "head" if self._has_head() and alone else "sigmoid"
+        if self.calibration == "head" and self.fisher_weight:
+            raise ValueError(
+                "calibration='head' reads P(same) off the sigmoid head of the "
+                f"network; with fisher_weight={self.fisher_weight} the distance "
+                "is partly the Fisher discriminant's. Use calibration='sigmoid' "
+                "or 'isotonic', or fisher_weight=0."
+            )
         if self.calibration == "head" and self.n_networks > 1:
             raise ValueError(
                 f"calibration='head' reads P(same) off the sigmoid head of one "
@@ -615,6 +651,12 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             raise ValueError(
                 "fit_pairs learns from labelled pairs, which triplet loss "
                 "cannot use: set loss='contrastive' or loss='binary'."
+            )
+        if self.fisher_weight:
+            raise ValueError(
+                f"fisher_weight={self.fisher_weight} fits a linear discriminant "
+                "to class labels, which fit_pairs does not have: set "
+                "fisher_weight=0, or call fit(X, y) with class labels."
             )
         pairs = self._check_pair_array(pairs, fitted=False)
         n_pairs = len(pairs)
@@ -989,8 +1031,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             threshold = self.threshold_
         elif not (isinstance(threshold, numbers.Real) and 0.0 <= threshold <= 1.0):
             raise ValueError(
-                f"threshold must be a probability in [0, 1] or None; got "
-                f"{threshold!r}."
+                f"threshold must be a probability in [0, 1] or None; got {threshold!r}."
             )
         proba = self.identity_proba(X)
         best = proba.argmax(axis=1)

@@ -11,6 +11,18 @@ def _fast_embedder():
     )
 
 
+def _fisher_embedder():
+    """With a Fisher discriminant beside the network."""
+    return SiameseEmbedder(
+        max_epochs=2,
+        embedding_dim=4,
+        batch_size=32,
+        fisher_weight=0.5,
+        device="cpu",
+        random_state=0,
+    )
+
+
 def _fast_verifier():
     return SiameseVerifier(
         max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0
@@ -54,7 +66,8 @@ def _expected_failed(estimator):
 
 
 @parametrize_with_checks(
-    [_fast_embedder(), _fast_verifier()], expected_failed_checks=_expected_failed
+    [_fast_embedder(), _fisher_embedder(), _fast_verifier()],
+    expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -5,15 +5,19 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import normalize
 from skorch.callbacks import Callback
 from torch import nn
 
 from sksiamese import SiameseEmbedder
 from sksiamese.networks import MLP, ConvNet
+from sksiamese.verification import balanced_pairs
 
 
 def fast(**kw):
@@ -482,3 +486,88 @@ def test_n_networks_must_be_positive(small_digits):
     X, y = small_digits
     with pytest.raises(ValueError, match="n_networks"):
         fast(n_networks=0).fit(X, y)
+
+
+# ---- the Fisher discriminant beside the networks -------------------------
+
+
+def _pair_d2(Z, pairs):
+    return ((Z[pairs[:, 0]] - Z[pairs[:, 1]]) ** 2).sum(axis=1)
+
+
+def test_fisher_weight_appends_a_scaled_discriminant(small_digits):
+    X, y = small_digits
+    alone = fast().fit(X, y)
+    both = fast(fisher_weight=0.25).fit(X, y)
+    assert alone.fisher_ is None and alone.embedding_dim_ == 8
+    # nine discriminant directions for ten classes, after the network's 8
+    assert both.embedding_dim_ == 17
+    Z = both.transform(X)
+    assert Z.shape == (len(X), 17) and Z.dtype == np.float32
+    assert both.get_feature_names_out().shape == (17,)
+    # the networks train as without it
+    s_net, s_fisher = both.fisher_scales_
+    np.testing.assert_allclose(
+        Z[:, :8] * s_net / np.sqrt(0.75), alone.transform(X), atol=1e-5
+    )
+    # the other part is the PCA + LDA projection, at unit length
+    F = both.fisher_.transform(X.reshape(len(X), -1))
+    F /= np.linalg.norm(F, axis=1, keepdims=True)
+    np.testing.assert_allclose(Z[:, 8:] * s_fisher / np.sqrt(0.25), F, atol=1e-4)
+    # a squared distance: 3/4 of the network's, 1/4 of the discriminant's,
+    # each relative to its median distance between different classes
+    pairs, same = balanced_pairs(y, max_pairs=None, random_state=0)
+    d2 = _pair_d2(Z, pairs)
+    expected = 0.75 * _pair_d2(alone.transform(X), pairs) / s_net**2
+    expected += 0.25 * _pair_d2(F, pairs) / s_fisher**2
+    np.testing.assert_allclose(d2, expected, rtol=1e-4, atol=1e-6)
+    differ = np.sqrt(d2[same == 0])
+    assert np.median(differ) == pytest.approx(1.0, abs=0.1)
+
+
+def test_fisher_weight_near_one_ranks_as_the_discriminant(digits):
+    X, y = digits
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=0.5, stratify=y, random_state=0
+    )
+    emb = fast(max_epochs=1, fisher_weight=0.999, fisher_components=30).fit(Xtr, ytr)
+    lda = make_pipeline(
+        PCA(30, whiten=True, random_state=0), LinearDiscriminantAnalysis()
+    ).fit(Xtr.reshape(len(Xtr), -1), ytr)
+    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
+    pred = (
+        KNeighborsClassifier(1).fit(emb.transform(Xtr), ytr).predict(emb.transform(Xte))
+    )
+    F = lambda a: normalize(lda.transform(flat(a)))  # noqa: E731
+    ref = KNeighborsClassifier(1).fit(F(Xtr), ytr).predict(F(Xte))
+    # one epoch of training barely moves the network: the discriminant decides
+    assert np.mean(pred == ref) > 0.97
+    assert np.mean(pred == yte) > 0.9
+
+
+def test_fisher_weight_is_reproducible_pickles_and_warm_starts(small_digits):
+    X, y = small_digits
+    a = fast(network="mlp", fisher_weight=0.5).fit(X, y)
+    b = fast(network="mlp", fisher_weight=0.5).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.transform(X), a.transform(X))
+    fitted = a.transform(X)
+    a.set_params(warm_start=True, lr=1e-12, max_epochs=2).fit(X, y)
+    np.testing.assert_allclose(a.transform(X), fitted, atol=1e-5)
+    # switched off again, the next fit leaves no discriminant behind
+    a.set_params(warm_start=False, fisher_weight=0.0).fit(X, y)
+    assert a.fisher_ is None and a.transform(X).shape == (len(X), 8)
+
+
+def test_fisher_weight_errors(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="fisher_weight"):
+        fast(fisher_weight=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="fisher_components"):
+        fast(fisher_weight=0.5, fisher_components=0).fit(X, y)
+    # two photos of each of ten classes: PCA keeps at most 20 - 10 components
+    two = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(10)])
+    emb = fast(fisher_weight=0.5).fit(X[two], y[two])
+    assert emb.fisher_[0].n_components_ == 10
+    assert emb.transform(X).shape == (len(X), 17)

@@ -648,6 +648,40 @@ def test_n_networks_calibrates_the_ensemble_distance(rows, test_pairs):
     assert np.mean(ver.predict(pairs) == same) > 0.6
 
 
+def test_fisher_weight_calibrates_the_blended_distance(rows, test_pairs):
+    X, y = rows
+    pairs, same = test_pairs
+    ver = fast(fisher_weight=0.4, max_epochs=3).fit(X, y)
+    # one discriminant direction fewer than the classes it was fitted on
+    assert ver.embedding_dim_ == 8 + len(ver.fisher_[-1].classes_) - 1
+    # calibrated on the blended distance: the decision is minus that distance
+    emb = ver._embed(pairs.reshape(-1, 64)).reshape(len(pairs), 2, -1)
+    d = np.linalg.norm(emb[:, 0] - emb[:, 1], axis=1)
+    np.testing.assert_allclose(-ver.decision_function(pairs), d, rtol=1e-5)
+    net_only = fast(max_epochs=3).fit(X, y)
+    assert not np.allclose(ver.calibration_distances_, net_only.calibration_distances_)
+    proba = ver.predict_proba(pairs)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc_score(same, proba[:, 1]) > 0.9
+    # the hold-out people are not in the final discriminant either
+    assert len(ver.fisher_[-1].classes_) < 10
+
+
+def test_fisher_weight_with_cross_fitting_and_its_errors(rows):
+    X, y = rows
+    ver = fast(fisher_weight=0.3, calibration_cv=2).fit(X, y)
+    assert len(ver.fisher_[-1].classes_) == 10  # the final fit sees every class
+    assert len(ver.calibration_distances_) > 0
+    # the binary head cannot read a distance that is partly the discriminant's
+    auto = fast(loss="binary", fisher_weight=0.3).fit(X, y)
+    assert auto.calibration_ == "sigmoid"
+    with pytest.raises(ValueError, match="fisher_weight=0.3"):
+        fast(loss="binary", fisher_weight=0.3, calibration="head").fit(X, y)
+    idx, flags = balanced_pairs(y, max_pairs=200)
+    with pytest.raises(ValueError, match="fit_pairs does not have"):
+        fast(loss="contrastive", fisher_weight=0.3).fit_pairs(as_pairs(X, idx), flags)
+
+
 def test_n_networks_with_the_binary_head(rows):
     X, y = rows
     ver = fast(loss="binary", n_networks=2, threshold=0.5).fit(X, y)
