@@ -595,6 +595,9 @@ def test_orl_benchmark_holds_out_the_chosen_ten_people():
     bench = _orl_bench()
     target = np.repeat(np.arange(40), 10)
     assert bench.parse_args([]).unseen == 3  # people 31-40 by default
+    # cross-fitted calibration by default, a hold-out with --cv 0
+    assert bench.make_verifier(bench.parse_args([])).calibration_cv == 5
+    assert bench.make_verifier(bench.parse_args(["--cv", "0"])).calibration_cv is None
     for unseen in range(4):
         train, test = bench.split_people(target, unseen)
         assert np.array_equal(np.unique(target[test]), np.arange(10) + 10 * unseen)
@@ -608,7 +611,9 @@ def test_orl_benchmark_holds_out_the_chosen_ten_people():
 def test_orl_unseen_people_beat_raw_pixels(shared_data):
     result = _orl_result(shared_data)
     assert result["roc_auc"] >= result["roc_auc_raw"] + 0.03
-    assert result["roc_auc"] >= 0.97
+    # the networks add to the Fisher discriminant beside them
+    assert result["roc_auc"] >= result["roc_auc_fisher"] + 0.01
+    assert result["roc_auc"] >= 0.98
     assert result["accuracy"] >= 0.85
     assert result["one_shot"] > result["one_shot_raw"] + 0.03
     assert result["brier"] < 0.1
@@ -617,8 +622,9 @@ def test_orl_unseen_people_beat_raw_pixels(shared_data):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="target not reached yet: ROC AUC about 0.986 and accuracy about 0.90 "
-    "on the unseen people (see docs/benchmarks.rst)",
+    reason="target not reached yet on people 31-40: ROC AUC about 0.987 and "
+    "accuracy about 0.93 (reached when people 1-10 or 21-30 are the unseen "
+    "ones; see docs/benchmarks.rst)",
 )
 def test_orl_unseen_people_reach_the_target(shared_data):
     result = _orl_result(shared_data)
