@@ -334,6 +334,9 @@ class SiameseBase(BaseEstimator):
             for z in (net, fisher)
         )
         self.embedding_dim_ = net.shape[1] + fisher.shape[1]
+        # the weight of this fit, not whatever set_params says later
+        w, (s_net, s_fisher) = self.fisher_weight, self.fisher_scales_
+        self._fisher_factors = (np.sqrt(1.0 - w) / s_net, np.sqrt(w) / s_fisher)
 
     def _fit_member(self, X, codes, indices, net, seeds):
         """Train one network, a new one or (``warm_start``) the fitted
@@ -423,11 +426,10 @@ class SiameseBase(BaseEstimator):
         net = self._embed_networks(X, batch_size)
         if self.__dict__.get("fisher_") is None:
             return net
-        w = self.fisher_weight
-        s_net, s_fisher = self.fisher_scales_
+        net_factor, fisher_factor = self._fisher_factors
         fisher = self._embed_fisher(_flatten(X))
-        net *= np.float32(np.sqrt(1.0 - w) / s_net)
-        fisher *= np.float32(np.sqrt(w) / s_fisher)
+        net *= np.float32(net_factor)
+        fisher *= np.float32(fisher_factor)
         return np.hstack([net, fisher])
 
     def _embed_fisher(self, flat):

@@ -555,6 +555,9 @@ def test_fisher_weight_is_reproducible_pickles_and_warm_starts(small_digits):
     fitted = a.transform(X)
     a.set_params(warm_start=True, lr=1e-12, max_epochs=2).fit(X, y)
     np.testing.assert_allclose(a.transform(X), fitted, atol=1e-5)
+    # a new weight takes effect at the next fit, not before
+    a.set_params(warm_start=False, fisher_weight=0.2)
+    np.testing.assert_allclose(a.transform(X), fitted, atol=1e-5)
     # switched off again, the next fit leaves no discriminant behind
     a.set_params(warm_start=False, fisher_weight=0.0).fit(X, y)
     assert a.fisher_ is None and a.transform(X).shape == (len(X), 8)
