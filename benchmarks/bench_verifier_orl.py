@@ -139,6 +139,9 @@ def make_verifier(args):
         n_networks=args.n_networks,
         fisher_weight=args.fisher_weight,
         fisher_components=args.fisher_components,
+        test_time_augment=None
+        if args.test_time_augment == "none"
+        else args.test_time_augment,
         embedding_dim=args.embedding_dim,
         loss=args.loss,
         margin=args.margin,
@@ -286,6 +289,13 @@ def parse_args(argv=None):
         "0 for the networks alone",
     )
     parser.add_argument("--fisher-components", type=int, default=50)
+    parser.add_argument(
+        "--test-time-augment",
+        choices=["flip", "none"],
+        default="none",
+        help="'flip': embed each photo and its mirror image, averaged "
+        "(test_time_augment)",
+    )
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--loss", default="contrastive")

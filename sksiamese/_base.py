@@ -20,6 +20,7 @@ from ._training import (
     Encoder,
     EnsembleEncoder,
     EpochLoader,
+    MirrorAveraged,
     PresetSplit,
     SampleSet,
     SiameseNet,
@@ -82,6 +83,12 @@ def stratified_holdout(codes, fraction, rng):
     return train, valid
 
 
+def _unit(z):
+    """Rows of ``z`` scaled to unit Euclidean norm (zero rows stay zero)."""
+    norm = np.linalg.norm(z, axis=1, keepdims=True)
+    return z / np.maximum(norm, np.finfo(z.dtype).tiny)
+
+
 def _flatten(X):
     """Samples as float32 rows of their values, for the linear discriminant."""
     X = np.asarray(X)
@@ -125,6 +132,7 @@ class SiameseBase(BaseEstimator):
         "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
         "fisher_weight": [Interval(numbers.Real, 0, 1, closed="left")],
         "fisher_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "test_time_augment": [StrOptions({"flip"}), None],
     }
 
     # ---- fitting -----------------------------------------------------------
@@ -280,6 +288,7 @@ class SiameseBase(BaseEstimator):
         else:
             self.device_ = resolve_device(self.device)
             nets = [None] * self.n_networks
+        self._flip = False  # the fitted networks' embeddings, single views
         trained = []
         for member, net in enumerate(nets):
             member_seeds = seeds
@@ -293,8 +302,23 @@ class SiameseBase(BaseEstimator):
             self._ensemble = EnsembleEncoder([n.module_ for n in trained])
         self.history_ = self.net_.history
         self.n_iter_ = len(self.net_.history)
+        self._flip = self._test_time_flip(self.network_input_shape_)
         self._fit_fisher(X, codes, indices)
         return self
+
+    def _test_time_flip(self, net_shape):
+        """Whether embeddings average each image with its mirror image
+        (``test_time_augment="flip"``); images only."""
+        if self.test_time_augment is None:
+            return False
+        if len(net_shape) != 3:
+            raise ValueError(
+                f"test_time_augment={self.test_time_augment!r} mirrors images, "
+                f"but the samples are feature rows of shape {tuple(net_shape)}. "
+                "Pass images, set input_shape=(height, width) for rows that "
+                "are images, or set test_time_augment=None."
+            )
+        return True
 
     def _fit_fisher(self, X, codes, indices):
         """Fit the Fisher discriminant beside the networks (``fisher_weight``).
@@ -327,7 +351,7 @@ class SiameseBase(BaseEstimator):
         pairs, same = balanced_pairs(sub, max_pairs=4000, random_state=0)
         pairs = pairs[same == 0]
         net = self._embed_networks(X[indices])
-        fisher = self._embed_fisher(flat)
+        fisher = self._embed_fisher(X[indices])
         self.fisher_scales_ = tuple(
             float(np.median(np.linalg.norm(z[pairs[:, 0]] - z[pairs[:, 1]], axis=1)))
             or 1.0
@@ -427,20 +451,29 @@ class SiameseBase(BaseEstimator):
         if self.__dict__.get("fisher_") is None:
             return net
         net_factor, fisher_factor = self._fisher_factors
-        fisher = self._embed_fisher(_flatten(X))
+        fisher = self._embed_fisher(X)
         net *= np.float32(net_factor)
         fisher *= np.float32(fisher_factor)
         return np.hstack([net, fisher])
 
-    def _embed_fisher(self, flat):
-        """The discriminant's projection of flattened samples, unit length."""
-        z = self.fisher_.transform(flat).astype(np.float32)
-        norm = np.linalg.norm(z, axis=1, keepdims=True)
-        return z / np.maximum(norm, np.finfo(np.float32).tiny)
+    def _embed_fisher(self, X):
+        """The discriminant's projection of validated ``X``, unit length;
+        with ``test_time_augment="flip"``, the mean of those of each sample
+        and of its mirror image, which is shorter the more they disagree."""
+        z = _unit(self.fisher_.transform(_flatten(X)).astype(np.float32))
+        if self.__dict__.get("_flip", False):
+            c, h, w = self.network_input_shape_
+            mirror = np.asarray(X).reshape(len(X), h, w, c)[:, :, ::-1]
+            z += _unit(self.fisher_.transform(_flatten(mirror)).astype(np.float32))
+            z /= 2
+        return z
 
     def _embed_networks(self, X, batch_size=None):
         """The networks' embeddings of validated ``X``."""
         module = self.module_
+        if self.__dict__.get("_flip", False):
+            members = [MirrorAveraged(net.module_) for net in self.nets_]
+            module = members[0] if len(members) == 1 else EnsembleEncoder(members)
         device = self.net_.device
         batch_size = batch_size or max(self.batch_size, 256)
         channels_last = self._channels_last(device)

@@ -60,6 +60,19 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     fisher_components : int, default=50
         Principal components kept before the discriminant, at most the
         number of training samples minus the number of classes.
+    test_time_augment : {"flip"} or None, default=None
+        ``"flip"``: the embedding of an image is the mean of its
+        embeddings and its left-right mirror image's, for images that
+        mirroring leaves in their class, faces above all (networks trained
+        with ``augment`` flips suit it). Each network's mean is scaled back
+        to unit length when ``normalize``; the discriminant's
+        (``fisher_weight``) is not, so it counts for less where the two
+        views disagree, on turned faces for one: with ``fisher_weight=0.5``
+        on faces of unseen people this raised the ROC AUC from 0.982 to
+        0.983 on average over four splits, from 0.986 to 0.992 on one (see
+        the ORL benchmark). Fixed at ``fit``, like ``fisher_weight``, so
+        the calibration sees the embeddings that prediction does; embedding
+        takes twice as long.
     embedding_dim : int, default=64
         Width of the embedding.
     normalize : bool, default=True
@@ -234,6 +247,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         n_networks=1,
         fisher_weight=0.0,
         fisher_components=50,
+        test_time_augment=None,
         embedding_dim=64,
         normalize=True,
         input_shape=None,
@@ -262,6 +276,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.n_networks = n_networks
         self.fisher_weight = fisher_weight
         self.fisher_components = fisher_components
+        self.test_time_augment = test_time_augment
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape

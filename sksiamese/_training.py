@@ -41,6 +41,28 @@ class Encoder(nn.Module):
         return z
 
 
+class MirrorAveraged(nn.Module):
+    """An encoder whose embedding of an image is the mean of its embeddings
+    of the image and of the image mirrored left to right, scaled back to
+    unit norm when the encoder normalises.
+
+    Parameters
+    ----------
+    encoder : Encoder
+        Takes batches of images ``(n, channels, height, width)``.
+    """
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x):
+        z = self.encoder(x).flatten(1) + self.encoder(x.flip(-1)).flatten(1)
+        if getattr(self.encoder, "normalize", False):
+            return nn.functional.normalize(z, dim=1)
+        return z / 2
+
+
 class EnsembleEncoder(nn.Module):
     """Several trained encoders as one: their embeddings side by side.
 

@@ -159,6 +159,19 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
     fisher_components : int, default=50
         Principal components kept before the discriminant, at most the
         number of training samples minus the number of classes.
+    test_time_augment : {"flip"} or None, default=None
+        ``"flip"``: the embedding of an image is the mean of its
+        embeddings and its left-right mirror image's, for images that
+        mirroring leaves in their class, faces above all (networks trained
+        with ``augment`` flips suit it). Each network's mean is scaled back
+        to unit length when ``normalize``; the discriminant's
+        (``fisher_weight``) is not, so it counts for less where the two
+        views disagree, on turned faces for one: with ``fisher_weight=0.5``
+        on faces of unseen people this raised the ROC AUC from 0.982 to
+        0.983 on average over four splits, from 0.986 to 0.992 on one (see
+        the ORL benchmark). Fixed at ``fit``, like ``fisher_weight``, so
+        the calibration sees the embeddings that prediction does; embedding
+        takes twice as long.
     embedding_dim : int, default=64
         Width of the embedding.
     normalize : bool, default=True
@@ -222,9 +235,10 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         (:class:`~sklearn.isotonic.IsotonicRegression`) fitted on held-out
         pairs; it needs more pairs and gives tied probabilities. ``"head"``:
         the sigmoid head trained by ``loss="binary"`` (one network, no
-        Fisher discriminant). ``"auto"``: ``"head"`` with
-        ``loss="binary"``, ``n_networks=1`` and ``fisher_weight=0``,
-        ``"sigmoid"`` otherwise.
+        Fisher discriminant, no test-time augmentation). ``"auto"``:
+        ``"head"`` with ``loss="binary"``, ``n_networks=1``,
+        ``fisher_weight=0`` and ``test_time_augment=None``, ``"sigmoid"``
+        otherwise.
     calibration_fraction : float, default=0.2
         Fraction of the training data held out from training, to calibrate
         the probabilities and tune ``threshold="auto"``. Nothing is held out
@@ -395,6 +409,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         n_networks=1,
         fisher_weight=0.0,
         fisher_components=50,
+        test_time_augment=None,
         embedding_dim=64,
         normalize=True,
         input_shape=None,
@@ -429,6 +444,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.n_networks = n_networks
         self.fisher_weight = fisher_weight
         self.fisher_components = fisher_components
+        self.test_time_augment = test_time_augment
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape
@@ -470,7 +486,11 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
 
     def _resolve_calibration(self):
         if self.calibration == "auto":
-            alone = self.n_networks == 1 and not self.fisher_weight
+            alone = (
+                self.n_networks == 1
+                and not self.fisher_weight
+                and self.test_time_augment is None
+            )
             return "head" if self._has_head() and alone else "sigmoid"
         if self.calibration == "head" and self.fisher_weight:
             raise ValueError(
@@ -478,6 +498,14 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
                 f"network; with fisher_weight={self.fisher_weight} the distance "
                 "is partly the Fisher discriminant's. Use calibration='sigmoid' "
                 "or 'isotonic', or fisher_weight=0."
+            )
+        if self.calibration == "head" and self.test_time_augment is not None:
+            raise ValueError(
+                "calibration='head' reads P(same) off the sigmoid head of the "
+                "network, which learned the distances of single images; with "
+                f"test_time_augment={self.test_time_augment!r} the distance is "
+                "that of averaged views. Use calibration='sigmoid' or "
+                "'isotonic', or test_time_augment=None."
             )
         if self.calibration == "head" and self.n_networks > 1:
             raise ValueError(

@@ -132,8 +132,7 @@ def load_omniglot(path, *, image_size=None, invert=True):
             archive.close()
     if not rows:
         raise ValueError(
-            f"No <alphabet>/<character>/<image>.png files were found in "
-            f"{str(path)!r}."
+            f"No <alphabet>/<character>/<image>.png files were found in {str(path)!r}."
         )
     columns = (np.array(c) for c in zip(*rows, strict=True))
     alphabets, characters, drawers, filenames = columns

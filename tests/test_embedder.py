@@ -574,3 +574,59 @@ def test_fisher_weight_errors(small_digits):
     emb = fast(fisher_weight=0.5).fit(X[two], y[two])
     assert emb.fisher_[0].n_components_ == 10
     assert emb.transform(X).shape == (len(X), 17)
+
+
+def test_test_time_flip_averages_each_image_with_its_mirror(small_digits):
+    X, y = small_digits
+    mirror = X[:, :, ::-1]
+    plain = fast(n_networks=2).fit(X, y)
+    flip = fast(n_networks=2, test_time_augment="flip").fit(X, y)
+    # the same networks: test-time augmentation does not change training
+    for a, b in zip(plain.nets_, flip.nets_, strict=True):
+        for p, q in zip(a.module_.parameters(), b.module_.parameters(), strict=True):
+            torch.testing.assert_close(p, q)
+    Z = flip.transform(X)
+    np.testing.assert_allclose(flip.transform(mirror), Z, atol=1e-6)
+    assert not np.allclose(plain.transform(mirror), plain.transform(X), atol=1e-3)
+    # per network: the unit-length mean of the two views' embeddings
+    d = plain.embedding_dim
+    for m, net in enumerate(plain.nets_):
+        with torch.inference_mode():
+            net.module_.eval()
+            views = [
+                torch.from_numpy(np.ascontiguousarray(v)).float()[:, None]
+                for v in (X, mirror)
+            ]
+            z = sum(net.module_(v) for v in views)
+        expected = normalize(z.numpy()) / np.sqrt(2)
+        np.testing.assert_allclose(Z[:, m * d : (m + 1) * d], expected, atol=1e-5)
+
+
+def test_test_time_flip_with_the_discriminant(small_digits):
+    X, y = small_digits
+    emb = fast(fisher_weight=0.5, test_time_augment="flip").fit(X, y)
+    Z = emb.transform(X)
+    np.testing.assert_allclose(emb.transform(X[:, :, ::-1]), Z, atol=1e-6)
+    s_net, s_fisher = emb.fisher_scales_
+    F = lambda a: normalize(emb.fisher_.transform(a.reshape(len(a), -1)))  # noqa: E731
+    # the mean of the two views: shorter where they disagree
+    expected = (F(X) + F(X[:, :, ::-1])) / 2
+    np.testing.assert_allclose(Z[:, 8:] * s_fisher / np.sqrt(0.5), expected, atol=1e-4)
+    # fixed at fit time, like fisher_weight; pickles with it
+    emb.set_params(test_time_augment=None)
+    np.testing.assert_array_equal(emb.transform(X), Z)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(emb)).transform(X), Z)
+    emb.fit(X, y)
+    assert not np.allclose(emb.transform(X[:, :, ::-1]), emb.transform(X), atol=1e-3)
+
+
+def test_test_time_flip_needs_images(small_digits):
+    X, y = small_digits
+    rows = X.reshape(len(X), -1)
+    with pytest.raises(ValueError, match="test_time_augment='flip' mirrors images"):
+        fast(test_time_augment="flip").fit(rows, y)
+    emb = fast(test_time_augment="flip", input_shape=(8, 8)).fit(rows, y)
+    mirror = X[:, :, ::-1].reshape(len(X), -1)
+    np.testing.assert_allclose(emb.transform(mirror), emb.transform(rows), atol=1e-6)
+    with pytest.raises(ValueError, match="test_time_augment"):
+        fast(test_time_augment="rotate").fit(X, y)

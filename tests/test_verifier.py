@@ -688,6 +688,35 @@ def test_fisher_weight_with_cross_fitting_and_its_errors(rows):
         fast(loss="contrastive", fisher_weight=0.3).fit_pairs(as_pairs(X, idx), flags)
 
 
+def test_test_time_flip_calibrates_mirror_invariant_distances(rows, test_pairs):
+    X, y = rows
+    pairs, same = test_pairs
+    ver = fast(network="mlp", test_time_augment="flip", input_shape=(8, 8)).fit(X, y)
+    mirrored = pairs.reshape(len(pairs), 2, 8, 8)[..., ::-1].reshape(pairs.shape)
+    np.testing.assert_allclose(
+        ver.decision_function(mirrored), ver.decision_function(pairs), atol=1e-5
+    )
+    # the calibration pairs were embedded as the test pairs are
+    plain = fast(network="mlp", input_shape=(8, 8)).fit(X, y)
+    assert not np.allclose(ver.calibration_distances_, plain.calibration_distances_)
+    proba = ver.predict_proba(pairs)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc_score(same, proba[:, 1]) > 0.8
+    # the binary head learned single images' distances
+    auto = fast(
+        network="mlp", loss="binary", test_time_augment="flip", input_shape=(8, 8)
+    ).fit(X, y)
+    assert auto.calibration_ == "sigmoid"
+    with pytest.raises(ValueError, match="test_time_augment='flip'"):
+        fast(
+            network="mlp",
+            loss="binary",
+            calibration="head",
+            test_time_augment="flip",
+            input_shape=(8, 8),
+        ).fit(X, y)
+
+
 def test_n_networks_with_the_binary_head(rows):
     X, y = rows
     ver = fast(loss="binary", n_networks=2, threshold=0.5).fit(X, y)
