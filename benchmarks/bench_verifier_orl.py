@@ -112,6 +112,18 @@ def make_augment(name):
     return name
 
 
+def make_loss(args, n_classes=30):
+    """A loss name for the verifier, or for ``cosface`` and ``arcface`` the
+    pytorch-metric-learning loss with a learned proxy per training person
+    (each network trains its own copy of the proxies)."""
+    if args.loss not in ("cosface", "arcface"):
+        return args.loss
+    from pytorch_metric_learning import losses
+
+    cls = losses.CosFaceLoss if args.loss == "cosface" else losses.ArcFaceLoss
+    return cls(num_classes=n_classes, embedding_size=args.embedding_dim)
+
+
 def make_verifier(args):
     callbacks = None
     if args.cosine and args.epochs > 1:
@@ -143,7 +155,7 @@ def make_verifier(args):
         if args.test_time_augment == "none"
         else args.test_time_augment,
         embedding_dim=args.embedding_dim,
-        loss=args.loss,
+        loss=make_loss(args),
         margin=args.margin,
         miner=args.miner,
         m_per_class=args.m_per_class,
@@ -298,7 +310,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--loss", default="contrastive")
+    parser.add_argument(
+        "--loss",
+        default="contrastive",
+        help="a loss name of the verifier, or cosface or arcface "
+        "(pytorch-metric-learning, with --miner random)",
+    )
     parser.add_argument("--margin", default="auto")
     parser.add_argument("--miner", default="semi_hard")
     parser.add_argument("--m-per-class", type=int, default=10)

@@ -17,6 +17,8 @@ Examples
 0.0
 """
 
+import copy
+
 import torch
 from torch import nn
 
@@ -301,8 +303,9 @@ def make_loss(loss, margin="auto"):
     Parameters
     ----------
     loss : str, torch.nn.Module or type
-        A name from :data:`LOSSES`, a loss instance (used as is, for example
-        a pytorch-metric-learning loss) or a loss class (built with
+        A name from :data:`LOSSES`, a loss instance (copied, so that every
+        network starts from its initial state, class proxies included; for
+        example a pytorch-metric-learning loss) or a loss class (built with
         ``margin`` when it is not ``"auto"``).
     margin : float or "auto", default="auto"
         Margin for named losses; ``"auto"`` takes the loss's default.
@@ -320,7 +323,8 @@ def make_loss(loss, margin="auto"):
         cls, default = LOSSES[loss]
         return cls(margin=default if margin == "auto" else margin)
     if isinstance(loss, nn.Module):
-        return loss
+        # a fresh copy for each network: losses may learn (class proxies)
+        return copy.deepcopy(loss)
     if isinstance(loss, type) and issubclass(loss, nn.Module):
         return loss() if margin == "auto" else loss(margin=margin)
     raise ValueError(f"loss must be a name or a torch.nn.Module; got {loss!r}.")

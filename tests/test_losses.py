@@ -257,3 +257,41 @@ def test_pytorch_metric_learning_loss_and_miner_objects(small_digits, which):
     assert len(losses) == 3 and np.all(np.isfinite(losses)) and min(losses) > 0
     assert emb.get_params()["loss"] is loss  # used as given, never replaced
     assert emb.transform(X).shape == (len(X), 8)
+
+
+class _ProxyLoss(torch.nn.Module):
+    """Softmax over learnable class proxies: a loss that learns."""
+
+    def __init__(self, n_classes, dim):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.proxies = torch.nn.Parameter(torch.randn(n_classes, dim, generator=g))
+
+    def forward(self, emb, labels, tuples=None):
+        proxies = torch.nn.functional.normalize(self.proxies, dim=1)
+        return torch.nn.functional.cross_entropy(10 * emb @ proxies.T, labels)
+
+
+def test_losses_that_learn_train_a_fresh_copy_per_network(small_digits):
+    from sksiamese import SiameseEmbedder
+
+    X, y = small_digits
+    loss = _ProxyLoss(10, 8)
+    initial = loss.proxies.detach().clone()
+    emb = SiameseEmbedder(
+        loss=loss, miner="random", n_networks=2, max_epochs=3, embedding_dim=8,
+        device="cpu", random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert emb.get_params()["loss"] is loss
+    torch.testing.assert_close(loss.proxies.detach(), initial)  # left as given
+    learned = [net.criterion_ for net in emb.nets_]
+    assert learned[0] is not learned[1] and learned[0] is not loss
+    for criterion in learned:  # the optimiser moved the proxies
+        assert not torch.allclose(criterion.proxies.detach(), initial)
+    assert not torch.allclose(learned[0].proxies, learned[1].proxies)
+    # each network started from the given proxies, not from its predecessor's
+    again = SiameseEmbedder(
+        loss=loss, miner="random", n_networks=1, max_epochs=3, embedding_dim=8,
+        device="cpu", random_state=0,
+    ).fit(X, y)  # fmt: skip
+    torch.testing.assert_close(again.nets_[0].criterion_.proxies, learned[0].proxies)
