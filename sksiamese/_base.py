@@ -83,6 +83,9 @@ def stratified_holdout(codes, fraction, rng):
     return train, valid
 
 
+_FISHER_BATCH = 4096  # samples flattened at a time for the discriminant
+
+
 def _unit(z):
     """Rows of ``z`` scaled to unit Euclidean norm (zero rows stay zero)."""
     norm = np.linalg.norm(z, axis=1, keepdims=True)
@@ -460,13 +463,26 @@ class SiameseBase(BaseEstimator):
         """The discriminant's projection of validated ``X``, unit length;
         with ``test_time_augment="flip"``, the mean of those of each sample
         and of its mirror image, which is shorter the more they disagree."""
-        z = _unit(self.fisher_.transform(_flatten(X)).astype(np.float32))
-        if self.__dict__.get("_flip", False):
-            c, h, w = self.network_input_shape_
-            mirror = np.asarray(X).reshape(len(X), h, w, c)[:, :, ::-1]
-            z += _unit(self.fisher_.transform(_flatten(mirror)).astype(np.float32))
-            z /= 2
-        return z
+        flip = self.__dict__.get("_flip", False)
+        project = lambda rows: _unit(  # noqa: E731
+            self.fisher_.transform(_flatten(rows)).astype(np.float32)
+        )
+        out = None
+        for start in range(0, len(X), _FISHER_BATCH):  # bounded memory
+            rows = X[start : start + _FISHER_BATCH]
+            z = project(rows)
+            if flip:
+                c, h, w = self.network_input_shape_
+                z += project(np.asarray(rows).reshape(len(rows), h, w, c)[:, :, ::-1])
+                z /= 2
+            if out is None:
+                out = np.empty((len(X), z.shape[1]), dtype=np.float32)
+            out[start : start + len(z)] = z
+        if out is None:
+            pca, lda = self.fisher_[0], self.fisher_[-1]
+            width = min(len(lda.classes_) - 1, pca.n_components_)
+            out = np.empty((0, width), dtype=np.float32)
+        return out
 
     def _embed_networks(self, X, batch_size=None):
         """The networks' embeddings of validated ``X``."""

@@ -630,3 +630,14 @@ def test_test_time_flip_needs_images(small_digits):
     np.testing.assert_allclose(emb.transform(mirror), emb.transform(rows), atol=1e-6)
     with pytest.raises(ValueError, match="test_time_augment"):
         fast(test_time_augment="rotate").fit(X, y)
+
+
+def test_discriminant_embeds_in_bounded_batches(small_digits, monkeypatch):
+    import sksiamese._base as base
+
+    X, y = small_digits
+    emb = fast(fisher_weight=0.5, test_time_augment="flip").fit(X, y)
+    whole = emb.transform(X)
+    monkeypatch.setattr(base, "_FISHER_BATCH", 7)  # 200 samples: 29 batches
+    np.testing.assert_allclose(emb.transform(X), whole, atol=1e-6)
+    assert emb._embed(X[:0]).shape == (0, whole.shape[1])
