@@ -377,6 +377,7 @@ class SiameseBase(BaseEstimator):
             net_shape, module = self._build_module(int(seeds[0]))
             self.network_input_shape_ = net_shape
         augment = self._make_augment(net_shape)
+        self._test_time_flip(net_shape)  # refuses feature rows before training
         train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
         if augment is not None:
             train.set_augment(augment, int(seeds[4]))

@@ -641,3 +641,18 @@ def test_discriminant_embeds_in_bounded_batches(small_digits, monkeypatch):
     monkeypatch.setattr(base, "_FISHER_BATCH", 7)  # 200 samples: 29 batches
     np.testing.assert_allclose(emb.transform(X), whole, atol=1e-6)
     assert emb._embed(X[:0]).shape == (0, whole.shape[1])
+
+
+def test_test_time_flip_refuses_feature_rows_before_training(small_digits):
+    X, y = small_digits
+    epochs = []
+
+    class Count(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            epochs.append(1)
+
+    with pytest.raises(ValueError, match="mirrors images"):
+        fast(test_time_augment="flip", callbacks=[Count()]).fit(
+            X.reshape(len(X), -1), y
+        )
+    assert epochs == []
