@@ -291,7 +291,6 @@ class SiameseBase(BaseEstimator):
         else:
             self.device_ = resolve_device(self.device)
             nets = [None] * self.n_networks
-        self._flip = False  # the fitted networks' embeddings, single views
         trained = []
         for member, net in enumerate(nets):
             member_seeds = seeds
@@ -305,23 +304,20 @@ class SiameseBase(BaseEstimator):
             self._ensemble = EnsembleEncoder([n.module_ for n in trained])
         self.history_ = self.net_.history
         self.n_iter_ = len(self.net_.history)
-        self._flip = self._test_time_flip(self.network_input_shape_)
+        # checked before each network trained (_fit_member)
+        self._flip = self.test_time_augment is not None
         self._fit_fisher(X, codes, indices)
         return self
 
-    def _test_time_flip(self, net_shape):
-        """Whether embeddings average each image with its mirror image
-        (``test_time_augment="flip"``); images only."""
-        if self.test_time_augment is None:
-            return False
-        if len(net_shape) != 3:
+    def _check_test_time_augment(self, net_shape):
+        """``test_time_augment="flip"`` mirrors images: refuse feature rows."""
+        if self.test_time_augment is not None and len(net_shape) != 3:
             raise ValueError(
                 f"test_time_augment={self.test_time_augment!r} mirrors images, "
                 f"but the samples are feature rows of shape {tuple(net_shape)}. "
                 "Pass images, set input_shape=(height, width) for rows that "
                 "are images, or set test_time_augment=None."
             )
-        return True
 
     def _fit_fisher(self, X, codes, indices):
         """Fit the Fisher discriminant beside the networks (``fisher_weight``).
@@ -377,7 +373,7 @@ class SiameseBase(BaseEstimator):
             net_shape, module = self._build_module(int(seeds[0]))
             self.network_input_shape_ = net_shape
         augment = self._make_augment(net_shape)
-        self._test_time_flip(net_shape)  # refuses feature rows before training
+        self._check_test_time_augment(net_shape)  # before any training
         train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
         if augment is not None:
             train.set_augment(augment, int(seeds[4]))
@@ -468,12 +464,12 @@ class SiameseBase(BaseEstimator):
         project = lambda rows: _unit(  # noqa: E731
             self.fisher_.transform(_flatten(rows)).astype(np.float32)
         )
+        c, h, w = self.network_input_shape_ if flip else (0, 0, 0)
         out = None
         for start in range(0, len(X), _FISHER_BATCH):  # bounded memory
             rows = X[start : start + _FISHER_BATCH]
             z = project(rows)
             if flip:
-                c, h, w = self.network_input_shape_
                 z += project(np.asarray(rows).reshape(len(rows), h, w, c)[:, :, ::-1])
                 z /= 2
             if out is None:
