@@ -656,3 +656,13 @@ def test_test_time_flip_refuses_feature_rows_before_training(small_digits):
             X.reshape(len(X), -1), y
         )
     assert epochs == []
+
+
+def test_test_time_flip_mirrors_colour_images_along_their_width():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 8, 6, 3)).astype(np.float32)  # channels last
+    y = np.repeat(np.arange(6), 10)
+    emb = fast(network="conv", fisher_weight=0.5, test_time_augment="flip").fit(X, y)
+    Z = emb.transform(X)
+    np.testing.assert_allclose(emb.transform(X[:, :, ::-1]), Z, atol=1e-5)
+    assert not np.allclose(emb.transform(X[:, ::-1]), Z, atol=1e-3)  # not upside down
