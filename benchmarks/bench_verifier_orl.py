@@ -113,15 +113,14 @@ def make_augment(name):
 
 
 def make_loss(args, n_classes=30):
-    """A loss name for the verifier, or for ``cosface`` and ``arcface`` the
+    """A loss name for the verifier, or for ``arcface`` the
     pytorch-metric-learning loss with a learned proxy per training person
     (each network trains its own copy of the proxies)."""
-    if args.loss not in ("cosface", "arcface"):
+    if args.loss != "arcface":
         return args.loss
     from pytorch_metric_learning import losses
 
-    cls = losses.CosFaceLoss if args.loss == "cosface" else losses.ArcFaceLoss
-    return cls(num_classes=n_classes, embedding_size=args.embedding_dim)
+    return losses.ArcFaceLoss(num_classes=n_classes, embedding_size=args.embedding_dim)
 
 
 def make_verifier(args):
@@ -313,8 +312,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--loss",
         default="contrastive",
-        help="a loss name of the verifier, or cosface or arcface "
-        "(pytorch-metric-learning, with --miner random)",
+        help="a loss name of the verifier (cosface: class proxies), or "
+        "arcface (pytorch-metric-learning, with --miner random)",
     )
     parser.add_argument("--margin", default="auto")
     parser.add_argument("--miner", default="semi_hard")

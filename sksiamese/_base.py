@@ -26,7 +26,13 @@ from ._training import (
     SiameseNet,
 )
 from .augment import AUGMENTATIONS, make_augment
-from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
+from .losses import (
+    LOSSES,
+    CosFaceLoss,
+    MultiSimilarityLoss,
+    TripletLoss,
+    make_loss,
+)
 from .mining import MINERS
 from .networks import NETWORKS, build_network
 from .verification import balanced_pairs
@@ -167,13 +173,19 @@ class SiameseBase(BaseEstimator):
         return X, codes
 
     def _loss_mines_itself(self):
-        """Whether the loss chooses its pairs among all those of a batch."""
-        loss = self.loss
+        """Whether the loss takes what it needs from every sample of a batch
+        by itself: its own pair mining, or class proxies."""
+        loss, kinds = self.loss, (MultiSimilarityLoss, CosFaceLoss)
         if isinstance(loss, str):
-            return loss == "multi_similarity"
+            return loss in ("multi_similarity", "cosface")
         if isinstance(loss, type):
-            return issubclass(loss, MultiSimilarityLoss)
-        return isinstance(loss, MultiSimilarityLoss)
+            return issubclass(loss, kinds)
+        return isinstance(loss, kinds)
+
+    def _loss_needs_classes(self):
+        """Whether ``loss`` learns a proxy per class (``"cosface"``)."""
+        loss = LOSSES[self.loss][0] if isinstance(self.loss, str) else self.loss
+        return bool(getattr(loss, "needs_classes", False))
 
     def _miner_name(self):
         """``miner`` with ``"auto"`` resolved: every pair for a loss that
@@ -191,16 +203,16 @@ class SiameseBase(BaseEstimator):
 
     def _make_miner(self):
         miner = self._miner_name()
-        if miner == "random":
-            return None
+        if miner == "random" or self._loss_needs_classes():
+            return None  # (class proxies need no tuples)
         if miner == "all" and self._loss_mines_itself():
             return None  # the loss takes every pair of the batch by itself
         if isinstance(miner, str):
             return MINERS[miner]()
         return copy.deepcopy(miner)
 
-    def _make_loss(self):
-        loss = make_loss(self.loss, self.margin)
+    def _make_loss(self, n_classes=None, width=None):
+        loss = make_loss(self.loss, self.margin, n_classes, width)
         if self._miner_name() == "all" and isinstance(loss, TripletLoss):
             loss.reduction = "nonzero"
         return loss
@@ -380,11 +392,16 @@ class SiameseBase(BaseEstimator):
         for part in (train, valid):
             if part is not None:
                 part.channels_last = self._channels_last(self.device_)
+        n_classes = int(np.max(codes)) + 1 if isinstance(codes, np.ndarray) else None
         if net is not None:
+            self._check_proxies(net.criterion_, n_classes)
             return self._continue_fit(net, train, valid, int(seeds[0]))
+        width = _width(module, net_shape) if self._loss_needs_classes() else None
+        with _seeded(int(seeds[3])):  # proxies of losses that learn them
+            criterion = self._make_loss(n_classes, width)
         net = SiameseNet(
             module=module,
-            criterion=self._make_loss(),
+            criterion=criterion,
             miner=self._make_miner(),
             optimizer=resolve_optimizer(self.optimizer),
             lr=self.lr,
@@ -403,6 +420,17 @@ class SiameseBase(BaseEstimator):
             net.partial_fit(train, None)
         net.train_split = None  # hold no reference to the data
         return net
+
+    @staticmethod
+    def _check_proxies(criterion, n_classes):
+        """A warm start cannot give new classes to a loss's class proxies."""
+        proxies = getattr(criterion, "n_classes", None)
+        if proxies is not None and n_classes is not None and n_classes > proxies:
+            raise ValueError(
+                f"warm_start continues a loss with {proxies} class proxies, but "
+                f"y now has {n_classes} classes. Fit anew (warm_start=False) "
+                "to learn proxies for every class."
+            )
 
     def _continue_fit(self, net, train, valid, seed):
         """Train the fitted ``net`` for ``max_epochs`` more epochs."""
@@ -523,6 +551,17 @@ class SiameseBase(BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
+
+
+def _width(module, net_shape):
+    """Width of the embeddings of a newly built encoder."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            return int(module(torch.zeros((2, *net_shape))).shape[1])
+    finally:
+        module.train(was_training)
 
 
 def _silent(*args, **kwargs):

@@ -83,21 +83,26 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         For 2-D ``X`` only: the image shape of each row, ``(height, width)``
         or ``(height, width, channels)``, so that the convolutional network
         applies. ``None`` treats rows as feature vectors.
-    loss : {"multi_similarity", "triplet", "contrastive", "binary"} or \
-            torch.nn.Module, default="multi_similarity"
+    loss : {"multi_similarity", "triplet", "contrastive", "binary", \
+            "cosface"} or torch.nn.Module, default="multi_similarity"
         ``"multi_similarity"``: :class:`~sksiamese.losses.MultiSimilarityLoss`
         (Wang et al., 2019), which mines and weighs the pairs of each
         balanced batch itself; ``"triplet"``: ``max(d²(a, p) - d²(a, n) +
         margin, 0)`` over anchor/positive/negative triplets;
         ``"contrastive"``: ``d²`` for positive pairs and ``max(margin - d,
         0)²`` for negative pairs; ``"binary"``: cross-entropy of a sigmoid
-        head on the pair distance (:class:`~sksiamese.losses.BinaryPairLoss`).
+        head on the pair distance (:class:`~sksiamese.losses.BinaryPairLoss`);
+        ``"cosface"``: :class:`~sksiamese.losses.CosFaceLoss`, a softmax over
+        a learned proxy per class with a cosine ``margin``, as face
+        recognition models train (no pairs: ``miner="auto"`` mines none;
+        the proxies are sized from ``y`` and learned with the network).
         A module called as ``loss(embeddings, labels, indices_tuple)``, such
-        as a pytorch-metric-learning loss, is used as is.
+        as a pytorch-metric-learning loss, is copied for each network and
+        used as is.
     margin : float or "auto", default="auto"
         Margin of the loss; ``"auto"`` is 0.2 for triplet, 1.0 for
-        contrastive and binary, and 0.1 (the mining margin) for
-        multi-similarity loss.
+        contrastive and binary, 0.1 (the mining margin) for
+        multi-similarity loss and 0.35 (on the cosine) for CosFace.
     miner : {"auto", "random", "all", "semi_hard", "batch_hard"} or \
             callable, default="auto"
         How tuples are chosen. ``"random"`` draws pairs or triplets from the
@@ -106,8 +111,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         them (online): every valid triplet (every pair for
         multi-similarity loss), FaceNet's semi-hard triplets, or each
         anchor's hardest positive and negative. ``"auto"`` is ``"all"`` for
-        multi-similarity loss, which mines by itself, and ``"semi_hard"``
-        otherwise. A callable ``miner(embeddings, labels) ->
+        multi-similarity loss, which mines by itself, and for CosFace, which
+        needs no tuples (every sample of the class-balanced batches counts),
+        and ``"semi_hard"`` otherwise. A callable ``miner(embeddings, labels) ->
         indices_tuple`` (for example a pytorch-metric-learning miner) is
         used online as is.
     m_per_class : int, default=4

@@ -181,22 +181,25 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
     input_shape : tuple of int, default=None
         For 2-D ``X`` only: the image shape of each row, ``(height, width)``
         or ``(height, width, channels)``.
-    loss : {"triplet", "contrastive", "multi_similarity", "binary"} or \
-            torch.nn.Module, default="triplet"
-        ``"triplet"``, ``"contrastive"`` and ``"multi_similarity"`` as in
-        :class:`~sksiamese.SiameseEmbedder`. ``"binary"``:
+    loss : {"triplet", "contrastive", "multi_similarity", "binary", \
+            "cosface"} or torch.nn.Module, default="triplet"
+        ``"triplet"``, ``"contrastive"``, ``"multi_similarity"`` and
+        ``"cosface"`` as in :class:`~sksiamese.SiameseEmbedder` (not
+        ``"cosface"`` with :meth:`fit_pairs`, which has no classes). ``"binary"``:
         :class:`~sksiamese.losses.BinaryPairLoss`, binary cross-entropy of a
         sigmoid head ``P(same) = sigmoid(scale * (offset - d))`` learned on
         the distance together with the encoder.
     margin : float or "auto", default="auto"
         Margin of the loss; ``"auto"`` is 0.2 for triplet, 1.0 for
-        contrastive and 0.1 for multi-similarity loss. For ``"binary"``,
+        contrastive, 0.1 for multi-similarity loss and 0.35 (on the
+        cosine) for CosFace. For ``"binary"``,
         the distance at which the head starts at ``P(same) = 0.5`` (1.0
         under ``"auto"``).
     miner : {"random", "all", "semi_hard", "batch_hard"} or callable, \
             default="semi_hard"
         How tuples are chosen from the class labels; see
-        :class:`~sksiamese.SiameseEmbedder`. Not used by :meth:`fit_pairs`.
+        :class:`~sksiamese.SiameseEmbedder`. Not used by :meth:`fit_pairs`,
+        nor by ``loss="cosface"``, which needs no tuples.
     m_per_class : int, default=4
         Samples per class in each balanced batch (online miners only).
     tuples : {"auto", "pairs", "triplets"}, default="auto"
@@ -680,6 +683,12 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             raise ValueError(
                 "fit_pairs learns from labelled pairs, which triplet loss "
                 "cannot use: set loss='contrastive' or loss='binary'."
+            )
+        if self._loss_needs_classes():
+            raise ValueError(
+                f"loss={self.loss!r} learns a proxy per class, which fit_pairs "
+                "does not have: set loss='contrastive' or loss='binary', or "
+                "call fit(X, y) with class labels."
             )
         if self.fisher_weight:
             raise ValueError(

@@ -27,6 +27,7 @@ from .mining import all_pairs, all_triplets, squared_distances
 __all__ = [
     "BinaryPairLoss",
     "ContrastiveLoss",
+    "CosFaceLoss",
     "MultiSimilarityLoss",
     "TripletLoss",
     "make_loss",
@@ -289,15 +290,77 @@ class MultiSimilarityLoss(nn.Module):
 
 
 #: Losses available by name, with their default margin.
+class CosFaceLoss(nn.Module):
+    """Large margin cosine loss (CosFace; Wang et al., 2018) over learned
+    class proxies.
+
+    Each class has a proxy, a learned direction of the embedding space; the
+    loss is the cross-entropy of the scaled cosine similarities between each
+    embedding and every proxy, with ``margin`` taken off the similarity to
+    its own class's proxy ::
+
+        -log(exp(s (cos_y - m)) / (exp(s (cos_y - m)) + sum_{c != y} exp(s cos_c)))
+
+    so that an embedding must be closer to its own proxy by ``margin`` in
+    cosine than to any other. The proxies are parameters of the loss and
+    are learned with the network by the same optimiser. It needs no pairs
+    or triplets (``indices_tuple`` is ignored): every sample of a batch
+    counts. Face recognition models train with this family of losses.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of proxies; labels must lie in ``0..n_classes - 1``.
+    embedding_dim : int
+        Width of the embeddings.
+    margin : float, default=0.35
+        Cosine margin ``m``.
+    scale : float, default=64.0
+        Scale ``s`` of the cosines (the inverse of a softmax temperature).
+
+    Attributes
+    ----------
+    proxies : torch.nn.Parameter of shape (n_classes, embedding_dim)
+        Drawn from a standard normal distribution (the caller's torch
+        random state) and learned.
+    """
+
+    needs_classes = True
+
+    def __init__(self, n_classes, embedding_dim, margin=0.35, scale=64.0):
+        super().__init__()
+        if int(n_classes) < 2:
+            raise ValueError(f"CosFaceLoss needs n_classes >= 2; got {n_classes}.")
+        self.n_classes = int(n_classes)
+        self.embedding_dim = int(embedding_dim)
+        self.margin = float(margin)
+        self.scale = float(scale)
+        self.proxies = nn.Parameter(torch.randn(self.n_classes, self.embedding_dim))
+
+    def forward(self, embeddings, labels, indices_tuple=None):
+        labels = labels.long()
+        if len(labels) and int(labels.max()) >= self.n_classes:
+            raise ValueError(
+                f"CosFaceLoss has {self.n_classes} class proxies, but a label "
+                f"is {int(labels.max())}: build it with more classes."
+            )
+        normalize = nn.functional.normalize
+        cos = normalize(embeddings, dim=1) @ normalize(self.proxies, dim=1).T
+        own = nn.functional.one_hot(labels, self.n_classes).to(cos.dtype)
+        logits = self.scale * (cos - self.margin * own)
+        return nn.functional.cross_entropy(logits, labels)
+
+
 LOSSES = {
     "triplet": (TripletLoss, 0.2),
     "contrastive": (ContrastiveLoss, 1.0),
     "binary": (BinaryPairLoss, 1.0),
     "multi_similarity": (MultiSimilarityLoss, 0.1),
+    "cosface": (CosFaceLoss, 0.35),
 }
 
 
-def make_loss(loss, margin="auto"):
+def make_loss(loss, margin="auto", n_classes=None, embedding_dim=None):
     """Build the loss module described by a ``loss`` parameter.
 
     Parameters
@@ -309,6 +372,9 @@ def make_loss(loss, margin="auto"):
         ``margin`` when it is not ``"auto"``).
     margin : float or "auto", default="auto"
         Margin for named losses; ``"auto"`` takes the loss's default.
+    n_classes, embedding_dim : int, default=None
+        Number of classes and width of the embeddings, for the losses that
+        learn a proxy per class (``"cosface"``).
 
     Returns
     -------
@@ -321,10 +387,25 @@ def make_loss(loss, margin="auto"):
                 "a loss module."
             )
         cls, default = LOSSES[loss]
-        return cls(margin=default if margin == "auto" else margin)
+        return _build(
+            cls, default if margin == "auto" else margin, n_classes, embedding_dim
+        )
     if isinstance(loss, nn.Module):
         # a fresh copy for each network: losses may learn (class proxies)
         return copy.deepcopy(loss)
     if isinstance(loss, type) and issubclass(loss, nn.Module):
-        return loss() if margin == "auto" else loss(margin=margin)
+        return _build(loss, margin, n_classes, embedding_dim)
     raise ValueError(f"loss must be a name or a torch.nn.Module; got {loss!r}.")
+
+
+def _build(cls, margin, n_classes, embedding_dim):
+    """An instance of the loss class ``cls``; sized for proxy losses."""
+    kwargs = {} if margin == "auto" else {"margin": margin}
+    if getattr(cls, "needs_classes", False):
+        if n_classes is None or embedding_dim is None:
+            raise ValueError(
+                f"{cls.__name__} learns a proxy per class: it needs n_classes "
+                "and embedding_dim (the estimators pass them at fit)."
+            )
+        return cls(n_classes, embedding_dim, **kwargs)
+    return cls(**kwargs)

@@ -23,6 +23,18 @@ def _fisher_embedder():
     )
 
 
+def _cosface_embedder():
+    """With a loss that learns class proxies."""
+    return SiameseEmbedder(
+        loss="cosface",
+        max_epochs=2,
+        embedding_dim=4,
+        batch_size=32,
+        device="cpu",
+        random_state=0,
+    )
+
+
 def _fast_verifier():
     return SiameseVerifier(
         max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0
@@ -66,7 +78,7 @@ def _expected_failed(estimator):
 
 
 @parametrize_with_checks(
-    [_fast_embedder(), _fisher_embedder(), _fast_verifier()],
+    [_fast_embedder(), _fisher_embedder(), _cosface_embedder(), _fast_verifier()],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible(estimator, check):

@@ -666,3 +666,32 @@ def test_test_time_flip_mirrors_colour_images_along_their_width():
     Z = emb.transform(X)
     np.testing.assert_allclose(emb.transform(X[:, :, ::-1]), Z, atol=1e-5)
     assert not np.allclose(emb.transform(X[:, ::-1]), Z, atol=1e-3)  # not upside down
+
+
+def test_cosface_learns_a_proxy_per_class(small_digits):
+    X, y = small_digits
+    state = torch.random.get_rng_state()
+    emb = fast(loss="cosface", n_networks=2, max_epochs=6).fit(X, y)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    proxies = [net.criterion_.proxies.detach() for net in emb.nets_]
+    assert all(p.shape == (10, 8) for p in proxies)
+    assert not torch.allclose(proxies[0], proxies[1])  # a copy per network
+    assert all(net.miner is None for net in emb.nets_)  # no tuples to mine
+    losses = emb.history_[:, "train_loss"]
+    assert losses[-1] < 0.7 * losses[0]
+    again = fast(loss="cosface", n_networks=2, max_epochs=6).fit(X, y)
+    np.testing.assert_array_equal(again.transform(X), emb.transform(X))
+    # the embeddings gather each class around its proxy (0.95 measured)
+    Z = emb.transform(X)
+    knn = KNeighborsClassifier(1).fit(Z[::2], y[::2])
+    assert knn.score(Z[1::2], y[1::2]) >= 0.9
+
+
+def test_cosface_warm_start_keeps_its_proxies(small_digits):
+    X, y = small_digits
+    emb = fast(loss="cosface", warm_start=True).fit(X[y < 5], y[y < 5])
+    criterion = emb.net_.criterion_
+    emb.fit(X[y < 5], y[y < 5])
+    assert emb.net_.criterion_ is criterion and len(emb.history_) == 4
+    with pytest.raises(ValueError, match="5 class proxies, but y now has 10"):
+        emb.fit(X, y)

@@ -4,6 +4,7 @@ import torch
 
 from sksiamese.losses import (
     ContrastiveLoss,
+    CosFaceLoss,
     MultiSimilarityLoss,
     TripletLoss,
     make_loss,
@@ -295,3 +296,44 @@ def test_losses_that_learn_train_a_fresh_copy_per_network(small_digits):
         device="cpu", random_state=0,
     ).fit(X, y)  # fmt: skip
     torch.testing.assert_close(again.nets_[0].criterion_.proxies, learned[0].proxies)
+
+
+def test_cosface_loss_matches_explicit_softmax(batch):
+    emb, labels = batch
+    loss = CosFaceLoss(4, 5, margin=0.3, scale=10.0).double()
+    W = loss.proxies.detach().numpy()
+    e = emb.numpy() / np.linalg.norm(emb.numpy(), axis=1, keepdims=True)
+    cos = e @ (W / np.linalg.norm(W, axis=1, keepdims=True)).T
+    logits = 10.0 * (cos - 0.3 * np.eye(4)[labels.numpy()])
+    logits -= logits.max(axis=1, keepdims=True)
+    own = logits[np.arange(len(labels)), labels.numpy()]
+    expected = np.mean(np.log(np.exp(logits).sum(axis=1)) - own)
+    assert loss(emb, labels).item() == pytest.approx(expected, rel=1e-10)
+    # the tuples of a miner change nothing: every sample counts
+    tuples = all_triplets(labels)
+    assert loss(emb, labels, tuples).item() == pytest.approx(expected, rel=1e-10)
+    # a larger margin asks more of the same embeddings and proxies
+    wider = CosFaceLoss(4, 5, margin=0.5, scale=10.0).double()
+    wider.load_state_dict(loss.state_dict())
+    assert wider(emb, labels).item() > expected
+
+
+def test_cosface_loss_learns_its_proxies(batch):
+    emb, labels = batch
+    emb = emb.clone().requires_grad_(True)
+    loss = CosFaceLoss(4, 5).double()
+    loss(emb, labels).backward()
+    assert emb.grad.abs().sum() > 0 and loss.proxies.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="4 class proxies, but a label is 4"):
+        loss(emb, torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3, 0, 1, 2]))
+    with pytest.raises(ValueError, match="n_classes >= 2"):
+        CosFaceLoss(1, 5)
+
+
+def test_make_loss_sizes_class_proxies():
+    with pytest.raises(ValueError, match="needs n_classes and embedding_dim"):
+        make_loss("cosface")
+    loss = make_loss("cosface", n_classes=3, embedding_dim=7)
+    assert isinstance(loss, CosFaceLoss) and loss.proxies.shape == (3, 7)
+    assert loss.margin == 0.35
+    assert make_loss(CosFaceLoss, 0.2, n_classes=3, embedding_dim=7).margin == 0.2

@@ -733,3 +733,16 @@ def test_n_networks_with_the_binary_head(rows):
     assert ver.calibration_ == "sigmoid"  # one head cannot read a mean distance
     with pytest.raises(ValueError, match="n_networks=2"):
         fast(loss="binary", n_networks=2, calibration="head").fit(X, y)
+
+
+def test_cosface_verifier_and_fit_pairs(rows, test_pairs):
+    X, y = rows
+    pairs, same = test_pairs
+    ver = fast(loss="cosface", max_epochs=20).fit(X, y)
+    assert ver.net_.miner is None and ver.calibration_ == "sigmoid"
+    proba = ver.predict_proba(pairs)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc_score(same, proba[:, 1]) > 0.88  # 0.914 measured
+    idx, flags = balanced_pairs(y, max_pairs=200)
+    with pytest.raises(ValueError, match="learns a proxy per class"):
+        fast(loss="cosface").fit_pairs(as_pairs(X, idx), flags)
