@@ -26,13 +26,7 @@ from ._training import (
     SiameseNet,
 )
 from .augment import AUGMENTATIONS, make_augment
-from .losses import (
-    LOSSES,
-    CosFaceLoss,
-    MultiSimilarityLoss,
-    TripletLoss,
-    make_loss,
-)
+from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
 from .mining import MINERS
 from .networks import NETWORKS, build_network
 from .verification import balanced_pairs
@@ -173,14 +167,13 @@ class SiameseBase(BaseEstimator):
         return X, codes
 
     def _loss_mines_itself(self):
-        """Whether the loss takes what it needs from every sample of a batch
-        by itself: its own pair mining, or class proxies."""
-        loss, kinds = self.loss, (MultiSimilarityLoss, CosFaceLoss)
+        """Whether the loss chooses its pairs among all those of a batch."""
+        loss = self.loss
         if isinstance(loss, str):
-            return loss in ("multi_similarity", "cosface")
+            return loss == "multi_similarity"
         if isinstance(loss, type):
-            return issubclass(loss, kinds)
-        return isinstance(loss, kinds)
+            return issubclass(loss, MultiSimilarityLoss)
+        return isinstance(loss, MultiSimilarityLoss)
 
     def _loss_needs_classes(self):
         """Whether ``loss`` learns a proxy per class (``"cosface"``)."""
@@ -204,7 +197,7 @@ class SiameseBase(BaseEstimator):
     def _make_miner(self):
         miner = self._miner_name()
         if miner == "random" or self._loss_needs_classes():
-            return None  # (class proxies need no tuples)
+            return None  # class proxies need no tuples
         if miner == "all" and self._loss_mines_itself():
             return None  # the loss takes every pair of the batch by itself
         if isinstance(miner, str):

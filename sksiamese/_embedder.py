@@ -111,11 +111,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         them (online): every valid triplet (every pair for
         multi-similarity loss), FaceNet's semi-hard triplets, or each
         anchor's hardest positive and negative. ``"auto"`` is ``"all"`` for
-        multi-similarity loss, which mines by itself, and for CosFace, which
-        needs no tuples (every sample of the class-balanced batches counts),
-        and ``"semi_hard"`` otherwise. A callable ``miner(embeddings, labels) ->
-        indices_tuple`` (for example a pytorch-metric-learning miner) is
-        used online as is.
+        multi-similarity loss, which mines by itself, and ``"semi_hard"``
+        otherwise. ``loss="cosface"`` mines nothing, whatever the miner:
+        every sample of its class-balanced batches counts. A callable
+        ``miner(embeddings, labels) -> indices_tuple`` (for example a
+        pytorch-metric-learning miner) is used online as is.
     m_per_class : int, default=4
         Samples per class in each balanced batch (online miners only).
     tuples : {"auto", "pairs", "triplets"}, default="auto"

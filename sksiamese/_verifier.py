@@ -185,8 +185,9 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
             "cosface"} or torch.nn.Module, default="triplet"
         ``"triplet"``, ``"contrastive"``, ``"multi_similarity"`` and
         ``"cosface"`` as in :class:`~sksiamese.SiameseEmbedder` (not
-        ``"cosface"`` with :meth:`fit_pairs`, which has no classes). ``"binary"``:
-        :class:`~sksiamese.losses.BinaryPairLoss`, binary cross-entropy of a
+        ``"cosface"`` with :meth:`fit_pairs`, which has no classes).
+        ``"binary"``: :class:`~sksiamese.losses.BinaryPairLoss`, binary
+        cross-entropy of a
         sigmoid head ``P(same) = sigmoid(scale * (offset - d))`` learned on
         the distance together with the encoder.
     margin : float or "auto", default="auto"
