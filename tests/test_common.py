@@ -4,41 +4,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import SiameseEmbedder, SiameseVerifier
 
-
-def _fast_embedder():
-    return SiameseEmbedder(
-        max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0
-    )
+_FAST = dict(max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0)
 
 
-def _fisher_embedder():
-    """With a Fisher discriminant beside the network."""
-    return SiameseEmbedder(
-        max_epochs=2,
-        embedding_dim=4,
-        batch_size=32,
-        fisher_weight=0.5,
-        device="cpu",
-        random_state=0,
-    )
-
-
-def _cosface_embedder():
-    """With a loss that learns class proxies."""
-    return SiameseEmbedder(
-        loss="cosface",
-        max_epochs=2,
-        embedding_dim=4,
-        batch_size=32,
-        device="cpu",
-        random_state=0,
-    )
+def _fast_embedder(**params):
+    """The embedder, fast; ``fisher_weight`` puts a Fisher discriminant
+    beside the network, ``loss="cosface"`` learns class proxies."""
+    return SiameseEmbedder(**_FAST, **params)
 
 
 def _fast_verifier():
-    return SiameseVerifier(
-        max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0
-    )
+    return SiameseVerifier(**_FAST)
 
 
 # SiameseVerifier is fitted on class-labelled samples but predicts on pairs,
@@ -78,7 +54,12 @@ def _expected_failed(estimator):
 
 
 @parametrize_with_checks(
-    [_fast_embedder(), _fisher_embedder(), _cosface_embedder(), _fast_verifier()],
+    [
+        _fast_embedder(),
+        _fast_embedder(fisher_weight=0.5),
+        _fast_embedder(loss="cosface"),
+        _fast_verifier(),
+    ],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible(estimator, check):
