@@ -27,6 +27,7 @@ from ._training import (
 )
 from .augment import AUGMENTATIONS, make_augment
 from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
+from .metrics import _unit_rows
 from .mining import MINERS
 from .networks import NETWORKS, build_network
 from .verification import balanced_pairs
@@ -84,12 +85,6 @@ def stratified_holdout(codes, fraction, rng):
 
 
 _FISHER_BATCH = 4096  # samples flattened at a time for the discriminant
-
-
-def _unit(z):
-    """Rows of ``z`` scaled to unit Euclidean norm (zero rows stay zero)."""
-    norm = np.linalg.norm(z, axis=1, keepdims=True)
-    return z / np.maximum(norm, np.finfo(z.dtype).tiny)
 
 
 def _flatten(X):
@@ -448,10 +443,7 @@ class SiameseBase(BaseEstimator):
         return isinstance(self.network, str) and str(device) == "cpu"
 
     def _output_width(self):
-        with torch.inference_mode():
-            probe = torch.zeros((2, *self.network_input_shape_), device=self.device_)
-            self.module_.eval()
-            return int(self.module_(probe).shape[1])
+        return _width(self.module_, self.network_input_shape_, self.device_)
 
     # ---- using the fitted network -----------------------------------------
 
@@ -482,7 +474,7 @@ class SiameseBase(BaseEstimator):
         with ``test_time_augment="flip"``, the mean of those of each sample
         and of its mirror image, which is shorter the more they disagree."""
         flip = self.__dict__.get("_flip", False)
-        project = lambda rows: _unit(  # noqa: E731
+        project = lambda rows: _unit_rows(  # noqa: E731
             self.fisher_.transform(_flatten(rows)).astype(np.float32)
         )
         c, h, w = self.network_input_shape_ if flip else (0, 0, 0)
@@ -546,13 +538,13 @@ class SiameseBase(BaseEstimator):
         return tags
 
 
-def _width(module, net_shape):
-    """Width of the embeddings of a newly built encoder."""
+def _width(module, net_shape, device="cpu"):
+    """Width of the embeddings of an encoder, probed in eval mode."""
     was_training = module.training
     module.eval()
     try:
         with torch.inference_mode():
-            return int(module(torch.zeros((2, *net_shape))).shape[1])
+            return int(module(torch.zeros((2, *net_shape), device=device)).shape[1])
     finally:
         module.train(was_training)
 

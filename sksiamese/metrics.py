@@ -69,7 +69,6 @@ _DISTANCES = ("euclidean", "cosine")
 _BACKENDS = ("auto", "brute", "faiss")
 # Distance block kept in memory per chunk of queries when chunk_size is None.
 _CHUNK_BYTES = 256 * 2**20
-_TINY = np.finfo(np.float64).tiny
 
 _COMMON_PARAMETERS = """\
 query_embeddings : array-like of shape (n_queries, n_features)
@@ -250,9 +249,10 @@ def _exact_distances(query, gallery, indices, metric):
 
 
 def _unit_rows(matrix):
-    """Rows scaled to unit L2 norm; all-zero rows stay zero."""
+    """Rows of a float matrix scaled to unit L2 norm, in its own dtype;
+    all-zero rows stay zero."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, _TINY)
+    return matrix / np.maximum(norms, np.finfo(matrix.dtype).tiny)
 
 
 def _rank_candidates(query, gallery, indices, valid, metric, n_neighbors):
