@@ -12,7 +12,9 @@ Printed:
 * accuracy of ``predict`` at the threshold the verifier chose itself
   (``threshold="auto"``, tuned on pairs of training people that the
   networks which embed them did not learn from), with the
-  threshold, and at ``P(same) >= 0.5``, the decision of the calibrated
+  threshold; at the threshold that each of the strategies "accuracy" and
+  "eer" picks on the same calibration pairs (``acc_accuracy``,
+  ``acc_eer``); and at ``P(same) >= 0.5``, the decision of the calibrated
   probability itself;
 * Brier score and log loss of ``predict_proba``, and a reliability table:
   for each bin of predicted ``P(same)``, how many pairs fell in it, their
@@ -46,7 +48,9 @@ for two to four times the fit time.
 
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
 and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
-scores vary more between these splits than between seeds.
+scores vary more between these splits than between seeds. ``--unseen
+random`` draws the 10 people with each seed (a different split for each
+of ``--seeds``), to see what a choice does on splits it was not tuned on.
 
 Usage::
 
@@ -54,6 +58,7 @@ Usage::
     python benchmarks/bench_verifier_orl.py --n-networks 1 --cv 0 --fisher-weight 0
     python benchmarks/bench_verifier_orl.py --network conv --downsample 4
     python benchmarks/bench_verifier_orl.py --unseen 1
+    python benchmarks/bench_verifier_orl.py --unseen random --seeds 10 11 12
     python benchmarks/bench_verifier_orl.py --data path/to/orl_faces.npz
 
 The data file is the one described in ``../shared/data/README.md``.
@@ -78,6 +83,8 @@ from sksiamese.augment import Compose, RandomAffine, RandomErasing, RandomFlip
 from sksiamese.verification import balanced_pairs, choose_threshold
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+# thresholds compared on the same fit: "acc_<strategy>" in the results
+STRATEGIES = ("accuracy", "eer")
 
 
 def load_orl(path):
@@ -93,11 +100,25 @@ def downsample(images, factor):
     return (x.mean(axis=(2, 4)) / 255.0).astype(np.float32)
 
 
-def split_people(target, unseen):
+def split_people(target, unseen, seed=None):
     """Boolean masks (train, test): people ``10 * unseen`` to ``10 * unseen
-    + 9`` (0-based labels) are the unseen test people, the others train."""
-    test = np.asarray(target) // 10 == unseen
+    + 9`` (0-based labels) are the unseen test people, the others train.
+    With ``unseen="random"``, 10 people drawn with ``seed`` are."""
+    target = np.asarray(target)
+    if unseen == "random":
+        people = np.random.default_rng(seed).permutation(np.unique(target))[:10]
+        test = np.isin(target, people)
+    else:
+        test = target // 10 == unseen
     return ~test, test
+
+
+def unseen_people(target, test):
+    """The 1-based numbers of the unseen people, for the report."""
+    people = np.unique(np.asarray(target)[test]) + 1
+    if np.array_equal(people, np.arange(people[0], people[0] + len(people))):
+        return f"{people[0]}-{people[-1]}"
+    return " ".join(map(str, people))
 
 
 def make_augment(name):
@@ -166,7 +187,7 @@ def make_verifier(args):
         calibration=args.calibration,
         calibration_holdout=args.holdout,
         calibration_cv=args.cv or None,
-        threshold_strategy=args.strategy,
+        **({} if args.strategy is None else {"threshold_strategy": args.strategy}),
         callbacks=callbacks,
         device="cpu",
         random_state=args.seed,
@@ -337,17 +358,24 @@ def parse_args(argv=None):
         help="calibration_cv: folds of training people for the calibration; "
         "0 for a hold-out of 6 training people instead",
     )
-    parser.add_argument("--strategy", default="accuracy")
+    parser.add_argument(
+        "--strategy",
+        default=None,
+        choices=["accuracy", "f1", "eer", "far"],
+        help="threshold_strategy (default: the verifier's)",
+    )
     parser.add_argument(
         "--unseen",
-        type=int,
-        choices=[0, 1, 2, 3],
-        default=3,
+        choices=["0", "1", "2", "3", "random"],
+        default="3",
         help="which 10 people are unseen: 0 for people 1-10, ..., "
-        "3 (the default) for people 31-40",
+        "3 (the default) for people 31-40; 'random': 10 people drawn "
+        "with each seed, a different split per seed",
     )
     args = parser.parse_args(argv)
     args.seed = args.seeds[0]  # evaluate() fits with args.seed
+    if args.unseen != "random":
+        args.unseen = int(args.unseen)
     if args.margin != "auto":
         args.margin = float(args.margin)
     return args
@@ -362,7 +390,7 @@ def evaluate(args):
         raise SystemExit(f"ORL data not found at {path}; pass --data.")
     images, target = load_orl(path)
     X = downsample(images, args.downsample) if args.downsample > 1 else images
-    train, test = split_people(target, args.unseen)
+    train, test = split_people(target, args.unseen, args.seed)
     X_train, y_train, X_test, y_test = X[train], target[train], X[test], target[test]
 
     verifier = make_verifier(args)
@@ -375,6 +403,12 @@ def evaluate(args):
     proba = verifier.predict_proba(pairs)[:, 1]
     distances = -verifier.decision_function(pairs)
     cal_d, cal_same = verifier.calibration_distances_, verifier.calibration_same_
+    # the threshold each strategy picks on the same calibration pairs
+    cal_proba = np.clip(verifier.calibrator_.predict(cal_d), 0.0, 1.0)
+    by_strategy = {}
+    for name in STRATEGIES:
+        t = choose_threshold(cal_same, cal_proba, name)
+        by_strategy[name] = float(np.mean((proba >= t) == same))
     raw = images[test].reshape(int(test.sum()), -1) / 255.0
     raw_d = np.linalg.norm(raw[idx[:, 0]] - raw[idx[:, 1]], axis=1)
     fisher_d = fisherfaces(X_train, y_train, X_test, idx, args.fisher_components)
@@ -392,6 +426,8 @@ def evaluate(args):
         "roc_auc_fisher": roc_auc_score(same, -fisher_d),
         "accuracy": float(np.mean(verifier.predict(pairs) == same)),
         "accuracy_half": float(np.mean((proba >= 0.5) == same)),
+        **{f"acc_{name}": acc for name, acc in by_strategy.items()},
+        "people": unseen_people(target, test),
         "brier": brier_score_loss(same, proba),
         "log_loss": log_loss(same, np.clip(proba, 1e-15, 1 - 1e-15)),
         "same_median": float(np.median(distances[same == 1])),
@@ -407,10 +443,8 @@ def evaluate(args):
 
 def report(r, args):
     v = r["verifier"]
-    first = 10 * args.unseen + 1
     print(
-        f"ORL faces: tested on people {first}-{first + 9} (unseen), "
-        "trained on the other 30"
+        f"ORL faces: tested on people {r['people']} (unseen), trained on the other 30"
     )
     print(
         f"torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
@@ -434,7 +468,11 @@ def report(r, args):
     print(
         f"accuracy at auto threshold:      {r['accuracy']:.4f}   "
         f"(threshold_ {v.threshold_:.3f} on P(same), strategy "
-        f"{args.strategy!r}, calibration {v.calibration_!r})"
+        f"{v.threshold_strategy!r}, calibration {v.calibration_!r})"
+    )
+    print(
+        "  at each strategy's threshold:  "
+        + ", ".join(f"{name} {r[f'acc_{name}']:.4f}" for name in STRATEGIES)
     )
     print(
         f"accuracy at P(same) >= 0.5:      {r['accuracy_half']:.4f}   "
@@ -468,6 +506,8 @@ SUMMARY = (
     "roc_auc",
     "accuracy",
     "accuracy_half",
+    "acc_accuracy",
+    "acc_eer",
     "brier",
     "one_shot",
     "open_set",

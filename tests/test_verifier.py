@@ -605,6 +605,15 @@ def test_orl_benchmark_holds_out_the_chosen_ten_people():
         assert train.sum() == 300 and test.sum() == 100
     with pytest.raises(SystemExit):
         bench.parse_args(["--unseen", "4"])
+    # --unseen random: ten people drawn with each seed
+    assert bench.parse_args(["--unseen", "random"]).unseen == "random"
+    drawn = []
+    for seed in (10, 10, 11):
+        train, test = bench.split_people(target, "random", seed)
+        assert len(np.unique(target[test])) == 10 and test.sum() == 100
+        assert not np.isin(target[train], target[test]).any()
+        drawn.append(set(np.unique(target[test])))
+    assert drawn[0] == drawn[1] and drawn[0] != drawn[2]
 
 
 @pytest.mark.slow
