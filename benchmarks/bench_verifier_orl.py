@@ -239,18 +239,18 @@ def best_distance(distances, same):
     return float(distances[order][best]), float(correct[best] / len(s))
 
 
-def far_threshold(verifier, target_far=0.01):
-    """The P(same) threshold with a false-accept rate of at most
-    ``target_far`` on the verifier's own held-out calibration pairs."""
+def strategy_threshold(verifier, strategy, target_far=0.01):
+    """The P(same) threshold that ``strategy`` picks on the verifier's own
+    held-out calibration pairs."""
     proba = np.clip(verifier.calibrator_.predict(verifier.calibration_distances_), 0, 1)
-    return choose_threshold(verifier.calibration_same_, proba, "far", target_far)
+    return choose_threshold(verifier.calibration_same_, proba, strategy, target_far)
 
 
 def one_shot(verifier, X, y, X_raw):
     """Closed- and open-set one-shot identification over 10 rounds; the open
     set at ``threshold_`` and at a 1% false-accept threshold."""
     people = np.unique(y)
-    strict = far_threshold(verifier)
+    strict = strategy_threshold(verifier, "far")  # 1% false accepts
     closed, closed_raw, open_set, open_strict = [], [], [], []
     for k in range(10):
         photo = np.array([np.flatnonzero(y == p)[k] for p in people])
@@ -403,12 +403,10 @@ def evaluate(args):
     proba = verifier.predict_proba(pairs)[:, 1]
     distances = -verifier.decision_function(pairs)
     cal_d, cal_same = verifier.calibration_distances_, verifier.calibration_same_
-    # the threshold each strategy picks on the same calibration pairs
-    cal_proba = np.clip(verifier.calibrator_.predict(cal_d), 0.0, 1.0)
-    by_strategy = {}
-    for name in STRATEGIES:
-        t = choose_threshold(cal_same, cal_proba, name)
-        by_strategy[name] = float(np.mean((proba >= t) == same))
+    by_strategy = {
+        name: float(np.mean((proba >= strategy_threshold(verifier, name)) == same))
+        for name in STRATEGIES
+    }
     raw = images[test].reshape(int(test.sum()), -1) / 255.0
     raw_d = np.linalg.norm(raw[idx[:, 0]] - raw[idx[:, 1]], axis=1)
     fisher_d = fisherfaces(X_train, y_train, X_test, idx, args.fisher_components)
