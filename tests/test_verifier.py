@@ -574,15 +574,47 @@ def test_grid_search_over_margin_and_threshold(rows):
 # ---- quality on real faces -----------------------------------------------------
 
 
-def _orl_bench():
+def _orl_bench(name="bench_verifier_orl"):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parents[1] / "benchmarks" / "bench_verifier_orl.py"
-    spec = importlib.util.spec_from_file_location("bench_verifier_orl", path)
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     return bench
+
+
+def test_plda_scores_rank_unseen_classes_of_mirror_symmetric_images():
+    bench = _orl_bench("bench_orl_linear")
+    rng = np.random.default_rng(0)
+    half = rng.normal(size=(20, 6, 3))
+    means = np.concatenate([half, half[:, :, ::-1]], axis=2)  # mirror symmetric
+    y = np.repeat(np.arange(20), 10)
+    # within-class noise along a few shared directions, larger than the classes
+    basis = rng.normal(size=(3, 6, 6))
+    X = means[y] + 0.2 * rng.normal(size=(200, 6, 6))
+    X += np.einsum("nk,kij->nij", 1.5 * rng.normal(size=(200, 3)), basis)
+    train = y < 14
+    idx, same = balanced_pairs(y[~train], max_pairs=None, random_state=0)
+    plda = bench.plda_scores(X[train], y[train], X[~train], idx, n_components=10)
+    raw = -bench.pair_distances(bench.flat(X[~train]), idx)
+    assert roc_auc_score(same, plda) > max(0.95, roc_auc_score(same, raw) + 0.1)
+    # a log-likelihood ratio of the pair, whichever photo comes first
+    swapped = bench.plda_scores(X[train], y[train], X[~train], idx[:, ::-1], 10)
+    np.testing.assert_allclose(plda, swapped, rtol=1e-8, atol=1e-8)
+
+
+def test_orl_linear_benchmark_prints_the_four_blocks(shared_data, capsys):
+    bench = _orl_bench("bench_orl_linear")
+    bench.main(["--data", str(shared_data / "orl_faces.npz"), "--random", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    table = {line[:16].strip(): line[16:].split() for line in lines}
+    assert all(f"people {10 * b + 1}-{10 * b + 10}" in table for b in range(4))
+    raw, fisher, own, plda = map(float, table["four blocks"])
+    # the linear models learn from 30 people what raw pixels cannot know
+    assert min(fisher, own, plda) > raw + 0.01
+    assert "random 10" in table
 
 
 def _orl_result(shared_data, *options):
