@@ -32,6 +32,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from bench_verifier_orl import DEFAULT_DATA, downsample, load_orl, split_people
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import roc_auc_score
@@ -39,18 +40,9 @@ from sklearn.pipeline import make_pipeline
 
 from sksiamese.verification import balanced_pairs
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
 
 def flat(a):
     return a.reshape(len(a), -1).astype(np.float64)
-
-
-def downsample(images, factor=8):
-    n, h, w = images.shape
-    h, w = h - h % factor, w - w % factor
-    x = images[:, :h, :w].reshape(n, h // factor, factor, w // factor, factor)
-    return x.mean(axis=(2, 4)) / 255.0
 
 
 def pair_distances(z, idx):
@@ -95,11 +87,13 @@ def plda_scores(X_train, y_train, X_test, idx, n_components, reg=1e-3):
 
 
 def splits(target, n_random):
+    """(label, test mask) of the four blocks and of ``n_random`` random sets,
+    the splits of ``bench_verifier_orl.py --unseen random --seeds 10 ...``."""
     for block in range(4):
-        yield f"people {10 * block + 1}-{10 * block + 10}", target // 10 == block
+        label = f"people {10 * block + 1}-{10 * block + 10}"
+        yield label, split_people(target, block)[1]
     for seed in range(10, 10 + n_random):
-        people = np.random.default_rng(seed).permutation(np.unique(target))[:10]
-        yield f"random {seed}", np.isin(target, people)
+        yield f"random {seed}", split_people(target, "random", seed)[1]
 
 
 def main(argv=None):
@@ -112,8 +106,8 @@ def main(argv=None):
     path = Path(args.data) if args.data else DEFAULT_DATA / "orl_faces.npz"
     if not path.is_file():
         raise SystemExit(f"ORL data not found at {path}; pass --data.")
-    data = np.load(path)
-    X, target = downsample(data["images"]), data["target"]
+    images, target = load_orl(path)
+    X = downsample(images, 8)
     names = ("raw", "fisher", "fisher own length", "PLDA")
     rows = {}
     print(f"{'unseen':<16}" + "".join(f"{n:>19}" for n in names))

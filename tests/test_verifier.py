@@ -1,5 +1,6 @@
 import copy
 import pickle
+import sys
 
 import joblib
 import numpy as np
@@ -579,6 +580,8 @@ def _orl_bench(name="bench_verifier_orl"):
     from pathlib import Path
 
     path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    if str(path.parent) not in sys.path:  # the scripts import one another
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
