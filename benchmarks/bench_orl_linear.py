@@ -32,29 +32,24 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from bench_verifier_orl import DEFAULT_DATA, downsample, load_orl, split_people
+from bench_verifier_orl import (
+    DEFAULT_DATA,
+    downsample,
+    fisher_projection,
+    flat,
+    load_orl,
+    pair_distances,
+    split_people,
+)
 from sklearn.decomposition import PCA
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
 
 from sksiamese.verification import balanced_pairs
 
 
-def flat(a):
-    return a.reshape(len(a), -1).astype(np.float64)
-
-
-def pair_distances(z, idx):
-    return np.linalg.norm(z[idx[:, 0]] - z[idx[:, 1]], axis=1)
-
-
 def fisher_scores(X_train, y_train, X_test, idx, n_components):
     """Minus the pair distances of the unit-length and own-length projections."""
-    model = make_pipeline(
-        PCA(n_components, whiten=True, random_state=0), LinearDiscriminantAnalysis()
-    ).fit(flat(X_train), y_train)
-    z = model.transform(flat(X_test))
+    z = fisher_projection(flat(X_train), y_train, flat(X_test), n_components)
     unit = z / np.linalg.norm(z, axis=1, keepdims=True)
     return -pair_distances(unit, idx), -pair_distances(z, idx)
 

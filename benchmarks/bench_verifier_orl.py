@@ -209,24 +209,39 @@ def reliability_table(same, proba, n_bins=10):
         )
 
 
+def flat(a):
+    """Samples as float64 rows."""
+    return a.reshape(len(a), -1).astype(np.float64)
+
+
+def pair_distances(z, idx):
+    """Euclidean distance of each pair ``idx`` of rows of ``z``."""
+    return np.linalg.norm(z[idx[:, 0]] - z[idx[:, 1]], axis=1)
+
+
 def raw_nearest(support, support_y, queries):
-    flat = lambda a: a.reshape(len(a), -1).astype(np.float64)  # noqa: E731
     s, q = flat(support), flat(queries)
     d = (q**2).sum(1)[:, None] - 2 * q @ s.T + (s**2).sum(1)[None, :]
     return support_y[d.argmin(axis=1)]
 
 
-def fisherfaces(X_train, y_train, X_test, idx, n_components):
-    """Distances of the test pairs ``idx`` between unit-length Fisherfaces
-    projections: whitened PCA and linear discriminant analysis fitted on
-    the training people (the same photos as the networks')."""
-    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
+def fisher_projection(train_rows, y_train, test_rows, n_components):
+    """Fisherfaces projection of ``test_rows``: whitened PCA and linear
+    discriminant analysis fitted on ``train_rows`` (flattened photos)."""
     fisher = make_pipeline(
         PCA(n_components, whiten=True, random_state=0), LinearDiscriminantAnalysis()
-    ).fit(flat(X_train), y_train)
-    z = fisher.transform(flat(X_test))
+    ).fit(train_rows, y_train)
+    return fisher.transform(test_rows)
+
+
+def fisherfaces(X_train, y_train, X_test, idx, n_components):
+    """Distances of the test pairs ``idx`` between unit-length Fisherfaces
+    projections fitted on the training people (the same photos as the
+    networks')."""
+    rows = lambda a: a.reshape(len(a), -1)  # noqa: E731
+    z = fisher_projection(rows(X_train), y_train, rows(X_test), n_components)
     z /= np.linalg.norm(z, axis=1, keepdims=True)
-    return np.linalg.norm(z[idx[:, 0]] - z[idx[:, 1]], axis=1)
+    return pair_distances(z, idx)
 
 
 def best_distance(distances, same):
@@ -408,7 +423,7 @@ def evaluate(args):
         for name in STRATEGIES
     }
     raw = images[test].reshape(int(test.sum()), -1) / 255.0
-    raw_d = np.linalg.norm(raw[idx[:, 0]] - raw[idx[:, 1]], axis=1)
+    raw_d = pair_distances(raw, idx)
     fisher_d = fisherfaces(X_train, y_train, X_test, idx, args.fisher_components)
     closed, closed_raw, open_set, open_strict = one_shot(
         verifier, X_test, y_test, images[test]
