@@ -80,6 +80,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sksiamese import SiameseVerifier
 from sksiamese.augment import Compose, RandomAffine, RandomErasing, RandomFlip
+from sksiamese.features import GaborFeatures
 from sksiamese.verification import balanced_pairs, choose_threshold
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -158,6 +159,7 @@ def make_verifier(args):
             "hidden": tuple(args.hidden),
             "dropout": args.dropout,
             "batch_norm": args.batch_norm,
+            "pool": args.network_pool,
         }
     else:
         network_params = {
@@ -170,6 +172,9 @@ def make_verifier(args):
         network_params=network_params,
         n_networks=args.n_networks,
         fisher_weight=args.fisher_weight,
+        fisher_features=GaborFeatures(pool=args.gabor_pool)
+        if args.fisher_features == "gabor"
+        else args.fisher_features,
         fisher_components=args.fisher_components,
         test_time_augment=None
         if args.test_time_augment == "none"
@@ -334,6 +339,27 @@ def parse_args(argv=None):
         default=0.5,
         help="share of the Fisher discriminant in the distance (fisher_weight); "
         "0 for the networks alone",
+    )
+    parser.add_argument(
+        "--fisher-features",
+        choices=["pixels", "gabor"],
+        default="pixels",
+        help="what the discriminant is fitted on (fisher_features)",
+    )
+    parser.add_argument(
+        "--gabor-pool",
+        type=int,
+        default=1,
+        help="with --fisher-features gabor: blocks averaged in each Gabor "
+        "magnitude map (GaborFeatures(pool=...))",
+    )
+    parser.add_argument(
+        "--network-pool",
+        type=int,
+        default=1,
+        help="MLP only: the network reads the photos averaged over blocks of "
+        "this side (MLP pool), e.g. --downsample 4 --network-pool 2 gives it "
+        "14x11 while the Gabor features see 28x23",
     )
     parser.add_argument("--fisher-components", type=int, default=50)
     parser.add_argument(

@@ -5,12 +5,12 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from torch import nn
@@ -26,6 +26,7 @@ from ._training import (
     SiameseNet,
 )
 from .augment import AUGMENTATIONS, make_augment
+from .features import GaborFeatures
 from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
 from .metrics import _unit_rows
 from .mining import MINERS
@@ -129,6 +130,10 @@ class SiameseBase(BaseEstimator):
         "random_state": ["random_state"],
         "n_networks": [Interval(numbers.Integral, 1, None, closed="left")],
         "fisher_weight": [Interval(numbers.Real, 0, 1, closed="left")],
+        "fisher_features": [
+            StrOptions({"pixels", "gabor"}),
+            HasMethods(["fit", "transform"]),
+        ],
         "fisher_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "test_time_augment": [StrOptions({"flip"}), None],
     }
@@ -336,6 +341,9 @@ class SiameseBase(BaseEstimator):
         sub = codes[indices]
         n_classes = len(np.unique(sub))
         flat = _flatten(X[indices])
+        features = self._fisher_feature_step()
+        if features != "passthrough":
+            flat = features.fit_transform(flat, sub)
         k = min(self.fisher_components, len(indices) - n_classes, flat.shape[1])
         if k < 1:
             raise ValueError(
@@ -344,9 +352,9 @@ class SiameseBase(BaseEstimator):
                 f"classes; got {len(indices)} samples of {n_classes} classes. "
                 "Add samples per class or set fisher_weight=0."
             )
-        self.fisher_ = make_pipeline(
-            PCA(k, whiten=True, random_state=0), LinearDiscriminantAnalysis()
-        ).fit(flat, sub)
+        pca = PCA(k, whiten=True, random_state=0)
+        lda = LinearDiscriminantAnalysis().fit(pca.fit_transform(flat), sub)
+        self.fisher_ = make_pipeline(features, pca, lda)
         pairs, same = balanced_pairs(sub, max_pairs=4000, random_state=0)
         pairs = pairs[same == 0]
         net = self._embed_networks(X[indices])
@@ -361,6 +369,36 @@ class SiameseBase(BaseEstimator):
         w, (s_net, s_fisher) = self.fisher_weight, self.fisher_scales_
         self._fisher_factors = (np.sqrt(1.0 - w) / s_net, np.sqrt(w) / s_fisher)
 
+    def _check_fisher_features(self, net_shape):
+        """``fisher_features="gabor"`` filters images: refuse feature rows."""
+        if (
+            self.fisher_weight
+            and isinstance(self.fisher_features, str)
+            and self.fisher_features == "gabor"
+            and len(net_shape) != 3
+        ):
+            raise ValueError(
+                'fisher_features="gabor" filters images, but the samples are '
+                f"feature rows of shape {tuple(net_shape)}. Pass images, set "
+                "input_shape=(height, width) for rows that are images, or set "
+                'fisher_features="pixels".'
+            )
+
+    def _fisher_feature_step(self):
+        """The unfitted first step of the discriminant (``fisher_features``)."""
+        if isinstance(self.fisher_features, str):
+            if self.fisher_features == "pixels":
+                return "passthrough"
+            c, h, w = self.network_input_shape_  # images: _check_fisher_features
+            return GaborFeatures(input_shape=(h, w, c))
+        features = clone(self.fisher_features)
+        if isinstance(features, GaborFeatures) and features.input_shape is None:
+            # it gets flattened rows: tell it which images they are
+            if len(self.network_input_shape_) == 3:
+                c, h, w = self.network_input_shape_
+                features.set_params(input_shape=(h, w, c))
+        return features
+
     def _fit_member(self, X, codes, indices, net, seeds):
         """Train one network, a new one or (``warm_start``) the fitted
         ``net``, and return it."""
@@ -374,6 +412,7 @@ class SiameseBase(BaseEstimator):
             self.network_input_shape_ = net_shape
         augment = self._make_augment(net_shape)
         self._check_test_time_augment(net_shape)  # before any training
+        self._check_fisher_features(net_shape)
         train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
         if augment is not None:
             train.set_augment(augment, int(seeds[4]))
@@ -489,7 +528,7 @@ class SiameseBase(BaseEstimator):
                 out = np.empty((len(X), z.shape[1]), dtype=np.float32)
             out[start : start + len(z)] = z
         if out is None:
-            pca, lda = self.fisher_[0], self.fisher_[-1]
+            pca, lda = self.fisher_[-2], self.fisher_[-1]
             width = min(len(lda.classes_) - 1, pca.n_components_)
             out = np.empty((0, width), dtype=np.float32)
         return out

@@ -11,11 +11,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import normalize
+from sklearn.preprocessing import StandardScaler, normalize
 from skorch.callbacks import Callback
 from torch import nn
 
 from sksiamese import SiameseEmbedder
+from sksiamese.features import GaborFeatures
 from sksiamese.networks import MLP, ConvNet
 from sksiamese.verification import balanced_pairs
 
@@ -572,8 +573,58 @@ def test_fisher_weight_errors(small_digits):
     # two photos of each of ten classes: PCA keeps at most 20 - 10 components
     two = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(10)])
     emb = fast(fisher_weight=0.5).fit(X[two], y[two])
-    assert emb.fisher_[0].n_components_ == 10
+    assert emb.fisher_[-2].n_components_ == 10
     assert emb.transform(X).shape == (len(X), 17)
+
+
+def test_fisher_features_gabor_and_a_transformer_of_ones_own(small_digits):
+    X, y = small_digits
+    flat = X.reshape(len(X), -1)
+    gabor = fast(network="mlp", fisher_weight=0.999, fisher_features="gabor").fit(X, y)
+    step = gabor.fisher_[0]
+    assert isinstance(step, GaborFeatures) and step.input_shape == (8, 8, 1)
+    # the discriminant's part is PCA + LDA of the Gabor features
+    ref = make_pipeline(
+        GaborFeatures(input_shape=(8, 8)),
+        PCA(50, whiten=True, random_state=0),
+        LinearDiscriminantAnalysis(),
+    ).fit(flat, y)
+    F = normalize(ref.transform(flat))
+    s_fisher = gabor.fisher_scales_[1]
+    Z = gabor.transform(X)
+    np.testing.assert_allclose(Z[:, 8:] * s_fisher / np.sqrt(0.999), F, atol=1e-4)
+    pixels = fast(network="mlp", fisher_weight=0.999).fit(X, y)
+    assert not np.allclose(pixels.transform(X)[:, 8:], Z[:, 8:], atol=1e-2)
+    # rows that are images (input_shape) get Gabor features too
+    rows = fast(
+        network="mlp", input_shape=(8, 8), fisher_weight=0.999, fisher_features="gabor"
+    ).fit(flat, y)
+    np.testing.assert_allclose(rows.transform(flat)[:, 8:], Z[:, 8:], atol=1e-5)
+    # a transformer of one's own is cloned, fitted and used before the PCA
+    scaler = StandardScaler()
+    own = fast(fisher_weight=0.5, fisher_features=scaler).fit(X, y)
+    assert not hasattr(scaler, "mean_")
+    assert own.fisher_[0] is not scaler and own.fisher_[0].mean_.shape == (64,)
+    # a GaborFeatures of one's own learns the images' shape as "gabor" does
+    coarse = fast(
+        network="mlp", fisher_weight=0.999, fisher_features=GaborFeatures(pool=2)
+    ).fit(X, y)
+    assert coarse.fisher_[0].input_shape == (8, 8, 1) and coarse.fisher_[0].pool == 2
+    assert coarse.fisher_[0].n_features_out_ == 40 * 4 * 4
+    restored = pickle.loads(pickle.dumps(gabor))
+    np.testing.assert_allclose(restored.transform(X), Z, atol=1e-6)
+
+
+def test_fisher_features_errors(small_digits):
+    X, y = small_digits
+    # Gabor filters need images, checked before any network trains
+    with pytest.raises(ValueError, match='fisher_features="gabor" filters images'):
+        fast(fisher_weight=0.5, fisher_features="gabor").fit(X.reshape(len(X), -1), y)
+    with pytest.raises(ValueError, match="fisher_features"):
+        fast(fisher_weight=0.5, fisher_features="hog").fit(X, y)
+    # without a discriminant the setting is not used, rows or not
+    emb = fast(fisher_features="gabor").fit(X.reshape(len(X), -1), y)
+    assert emb.fisher_ is None
 
 
 def test_test_time_flip_averages_each_image_with_its_mirror(small_digits):

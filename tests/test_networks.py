@@ -147,6 +147,30 @@ def test_network_params_set_head_and_dropout():
         build_network("small_conv", (1, 4, 4), 8)
 
 
+def test_mlp_pool_reads_block_means_of_the_image():
+    net = build_network("mlp", (3, 28, 23), 8, {"pool": 2})
+    x = torch.rand(4, 3, 28, 23)
+    # 2x2 block means; the odd last column is dropped
+    blocks = x[:, :, :, :22].reshape(4, 3, 14, 2, 11, 2).mean(dim=(3, 5))
+    torch.testing.assert_close(net.layers[0](x), blocks)
+    assert net.layers[2].in_features == 3 * 14 * 11
+    assert net(x).shape == (4, 8)
+    with pytest.raises(ValueError, match="feature rows"):
+        build_network("mlp", (64,), 8, {"pool": 2})
+    with pytest.raises(ValueError, match="between 1 and"):
+        build_network("mlp", (1, 8, 6), 8, {"pool": 7})
+    X = np.random.default_rng(0).random((40, 12, 12)).astype(np.float32)
+    y = np.repeat(np.arange(4), 10)
+    emb = SiameseEmbedder(
+        network="mlp",
+        network_params={"pool": 3},
+        max_epochs=1,
+        embedding_dim=4,
+        random_state=0,
+    ).fit(X, y)
+    assert emb.transform(X).shape == (40, 4)
+
+
 # ---- ResNet-50 ---------------------------------------------------------------
 
 

@@ -742,6 +742,32 @@ def test_fisher_weight_with_cross_fitting_and_its_errors(rows):
         fast(loss="contrastive", fisher_weight=0.3).fit_pairs(as_pairs(X, idx), flags)
 
 
+def test_gabor_discriminant_verifies_unseen_stripe_orientations():
+    from test_features import gratings
+
+    angles = np.linspace(0, np.pi, 12, endpoint=False)
+    X, y = gratings(8, angles, seed=2)
+    train, test = y % 2 == 0, y % 2 == 1  # every other orientation unseen
+    idx, same = balanced_pairs(y[test], max_pairs=None, random_state=0)
+    pairs = as_pairs(X[test], idx)
+    aucs = {}
+    for features in ("gabor", "pixels"):
+        ver = fast(
+            network="mlp",
+            max_epochs=1,
+            fisher_weight=0.9,
+            fisher_features=features,
+            fisher_components=20,
+        ).fit(X[train], y[train])
+        aucs[features] = roc_auc_score(same, ver.decision_function(pairs))
+        proba = ver.predict_proba(pairs)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # random phases: pixels of one orientation barely correlate, their
+    # Gabor magnitudes do
+    assert aucs["gabor"] > 0.95
+    assert aucs["pixels"] < 0.8
+
+
 def test_test_time_flip_calibrates_mirror_invariant_distances(rows, test_pairs):
     X, y = rows
     pairs, same = test_pairs

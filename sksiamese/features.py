@@ -1,0 +1,274 @@
+"""Fixed image features that need no training.
+
+:class:`GaborFeatures` describes each image by the magnitude of its
+responses to a bank of Gabor filters (oriented band-pass filters at several
+scales), the classic description of faces before deep networks. It serves
+as the input of the Fisher discriminant beside the networks
+(``fisher_features="gabor"`` of :class:`~sksiamese.SiameseEmbedder` and
+:class:`~sksiamese.SiameseVerifier`) and, in a
+:class:`~sklearn.pipeline.Pipeline`, as a baseline that learns nothing but
+a linear model (Gabor, PCA and linear discriminant analysis, then nearest
+neighbours).
+"""
+
+import numbers
+
+import numpy as np
+from scipy.signal import fftconvolve
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import network_input_shape, validate_samples
+
+__all__ = ["GaborFeatures", "gabor_kernel"]
+
+_BATCH = 1024  # images filtered at a time: bounded memory
+
+
+def gabor_kernel(frequency, theta, bandwidth=0.56):
+    """A complex Gabor kernel of zero mean and unit L1 norm.
+
+    Parameters
+    ----------
+    frequency : float
+        Spatial frequency of the carrier, in cycles per pixel.
+    theta : float
+        Orientation of the carrier in radians (0: vertical stripes, which
+        respond to horizontal changes).
+    bandwidth : float, default=0.56
+        Standard deviation of the Gaussian envelope times ``frequency``:
+        0.56 gives filters of about one octave.
+
+    Returns
+    -------
+    kernel : ndarray of complex128, of shape (2r + 1, 2r + 1)
+        ``r`` is 2.5 standard deviations of the envelope, rounded up.
+    """
+    sigma = bandwidth / frequency
+    r = int(np.ceil(2.5 * sigma))
+    y, x = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
+    along = x * np.cos(theta) + y * np.sin(theta)
+    kernel = np.exp(-(x**2 + y**2) / (2 * sigma**2)) * np.exp(
+        2j * np.pi * frequency * along
+    )
+    kernel -= kernel.mean()  # no response to uniform brightness
+    return kernel / np.abs(kernel).sum()
+
+
+def _block_mean(maps, pool):
+    """Mean over ``pool x pool`` blocks of ``(n, h, w)`` maps, edges trimmed."""
+    if pool == 1:
+        return maps
+    n, h, w = maps.shape
+    h, w = h - h % pool, w - w % pool
+    return maps[:, :h, :w].reshape(n, h // pool, pool, w // pool, pool).mean((2, 4))
+
+
+class GaborFeatures(TransformerMixin, BaseEstimator):
+    """Magnitudes of Gabor filter responses of images, as feature rows.
+
+    Each image (colour images: the mean of their channels) is filtered by
+    ``n_scales * n_orientations`` complex Gabor kernels. The magnitude of
+    each response map is averaged over ``pool x pool`` blocks and, with
+    ``standardize``, brought to zero mean and unit variance within the image,
+    so that the features do not depend on brightness or contrast (images
+    are centred on their mean brightness before filtering, so that the
+    zero padding beyond their borders does not depend on it either). The
+    maps are concatenated, scale by scale, orientation by orientation.
+
+    Nothing is learned: ``fit`` records the image shape and builds the
+    kernels.
+
+    Parameters
+    ----------
+    n_scales : int, default=5
+        Number of frequencies, from ``max_frequency`` down, each
+        ``scale_ratio`` times lower than the one before.
+    n_orientations : int, default=8
+        Number of orientations, evenly spaced over half a turn.
+    max_frequency : float, default=0.25
+        Highest frequency in cycles per pixel (at most 0.5, the Nyquist
+        frequency). 0.25 suits images of 10 to 60 pixels across a face.
+    scale_ratio : float, default=sqrt(2)
+        Ratio between successive frequencies.
+    bandwidth : float, default=0.56
+        Envelope standard deviation times frequency (see
+        :func:`gabor_kernel`).
+    pool : int, default=1
+        Side of the blocks over which each magnitude map is averaged; 2
+        divides the number of features by 4.
+    standardize : bool, default=True
+        Scale each magnitude map of each image to zero mean and unit
+        variance.
+    input_shape : tuple of int, default=None
+        For 2-D ``X`` only: the image shape of each row, ``(height,
+        width)`` or ``(height, width, channels)``. Images may also be
+        passed as 3-D ``(n, height, width)`` or 4-D ``(n, height, width,
+        channels)`` arrays.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Values per input sample.
+    sample_shape_ : tuple of int
+        Shape of one input sample.
+    image_shape_ : tuple of int
+        ``(height, width)`` of the filtered images.
+    frequencies_ : ndarray of shape (n_scales,)
+        Frequencies of the kernels, in cycles per pixel.
+    kernels_ : list of ndarray
+        The ``n_scales * n_orientations`` complex kernels.
+    n_features_out_ : int
+        Width of the output rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.features import GaborFeatures
+    >>> images = np.random.default_rng(0).random((4, 14, 12))
+    >>> GaborFeatures(n_scales=2, n_orientations=4, pool=2).fit_transform(images).shape
+    (4, 336)
+    """
+
+    _parameter_constraints = {
+        "n_scales": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_orientations": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_frequency": [Interval(numbers.Real, 0, 0.5, closed="right")],
+        "scale_ratio": [Interval(numbers.Real, 1, None, closed="neither")],
+        "bandwidth": [Interval(numbers.Real, 0, None, closed="neither")],
+        "pool": [Interval(numbers.Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
+        "input_shape": [tuple, list, None],
+    }
+
+    def __init__(
+        self,
+        n_scales=5,
+        n_orientations=8,
+        max_frequency=0.25,
+        scale_ratio=np.sqrt(2),
+        bandwidth=0.56,
+        pool=1,
+        standardize=True,
+        input_shape=None,
+    ):
+        self.n_scales = n_scales
+        self.n_orientations = n_orientations
+        self.max_frequency = max_frequency
+        self.scale_ratio = scale_ratio
+        self.bandwidth = bandwidth
+        self.pool = pool
+        self.standardize = standardize
+        self.input_shape = input_shape
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Record the image shape and build the kernels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, channels]) or \
+                (n_samples, n_features) with ``input_shape``
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GaborFeatures
+        """
+        X = validate_samples(self, X, reset=True)
+        shape = self._image_shape(X.shape[1:])
+        if shape[1] < self.pool or shape[2] < self.pool:
+            raise ValueError(
+                f"pool={self.pool} is larger than the images "
+                f"({shape[1]}x{shape[2]}); lower pool."
+            )
+        self.image_shape_ = shape[1:]
+        self.frequencies_ = self.max_frequency / self.scale_ratio ** np.arange(
+            self.n_scales
+        )
+        self.kernels_ = [
+            gabor_kernel(f, np.pi * o / self.n_orientations, self.bandwidth)
+            for f in self.frequencies_
+            for o in range(self.n_orientations)
+        ]
+        h, w = (s // self.pool for s in self.image_shape_)
+        self.n_features_out_ = len(self.kernels_) * h * w
+        return self
+
+    def _image_shape(self, sample_shape):
+        """``(channels, height, width)`` of the samples; feature rows refused."""
+        shape = network_input_shape(sample_shape, self.input_shape)
+        if len(shape) != 3:
+            raise ValueError(
+                f"GaborFeatures filters images, but the samples are feature "
+                f"rows of shape {tuple(sample_shape)}. Pass images (n, height, "
+                "width[, channels]) or set input_shape=(height, width)."
+            )
+        return shape
+
+    def transform(self, X):
+        """Gabor magnitude features of images.
+
+        Parameters
+        ----------
+        X : array-like
+            Images laid out as in ``fit``; ``uint8`` pixels are scaled to
+            ``[0, 1]``.
+
+        Returns
+        -------
+        features : ndarray of float32, of shape (n_samples, n_features_out_)
+        """
+        check_is_fitted(self, "kernels_")
+        X = validate_samples(self, X, reset=False)
+        return self._transform(X)
+
+    def _transform(self, X):
+        """Features of validated samples, ``n_features_in_`` values each."""
+        c, h, w = self._image_shape(self.sample_shape_)
+        out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
+        for start in range(0, len(X), _BATCH):
+            batch = np.asarray(X[start : start + _BATCH])
+            scale = 1 / 255 if batch.dtype == np.uint8 else 1.0
+            images = batch.reshape(len(batch), h, w, c).mean(axis=3) * scale
+            # zero-mean kernels ignore brightness, except where the zero
+            # padding beyond the border meets it: centre each image first
+            images = images - images.mean(axis=(1, 2), keepdims=True)
+            out[start : start + len(batch)] = self._filter(images)
+        return out
+
+    def _filter(self, images):
+        maps = []
+        for kernel in self.kernels_:
+            response = fftconvolve(images, kernel[None], mode="same", axes=(1, 2))
+            m = _block_mean(np.abs(response), self.pool).reshape(len(images), -1)
+            if self.standardize:
+                m = m - m.mean(axis=1, keepdims=True)
+                m /= m.std(axis=1, keepdims=True) + 1e-8
+            maps.append(m)
+        return np.concatenate(maps, axis=1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``gabor{scale}_{orientation}_{row}_{column}`` of the outputs."""
+        check_is_fitted(self, "kernels_")
+        h, w = (s // self.pool for s in self.image_shape_)
+        return np.asarray(
+            [
+                f"gabor{s}_{o}_{i}_{j}"
+                for s in range(self.n_scales)
+                for o in range(self.n_orientations)
+                for i in range(h)
+                for j in range(w)
+            ],
+            dtype=object,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = True
+        return tags
