@@ -17,6 +17,11 @@ over all:
   projection scaled to unit length (as ``fisher_weight`` puts it beside
   the networks, and as ``bench_verifier_orl.py`` prints it);
 * ``fisher own length``: the same projection left at its own length;
+* ``gabor``: the same discriminant (unit length) on
+  :class:`~sksiamese.features.GaborFeatures` of the 14x11 photos, as
+  ``fisher_features="gabor"`` fits it beside the networks;
+* ``gabor 28x23``: on those of the 28x23 photos (4x4 block means), each
+  magnitude map averaged over 2x2 blocks (``GaborFeatures(pool=2)``);
 * ``PLDA``: the log-likelihood ratio of a two-covariance model (class means
   and within-class deviations, both Gaussian) in whitened PCA of
   ``--plda-components`` dimensions, fitted on the photos and their mirror
@@ -44,6 +49,7 @@ from bench_verifier_orl import (
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
+from sksiamese.features import GaborFeatures
 from sksiamese.verification import balanced_pairs
 
 
@@ -52,6 +58,16 @@ def fisher_scores(X_train, y_train, X_test, idx, n_components):
     z = fisher_projection(flat(X_train), y_train, flat(X_test), n_components)
     unit = z / np.linalg.norm(z, axis=1, keepdims=True)
     return -pair_distances(unit, idx), -pair_distances(z, idx)
+
+
+def gabor_scores(X_train, y_train, X_test, idx, n_components, pool):
+    """Minus the pair distances of the unit-length discriminant of Gabor
+    features."""
+    gabor = GaborFeatures(pool=pool).fit(X_train)
+    z = fisher_projection(
+        gabor.transform(X_train), y_train, gabor.transform(X_test), n_components
+    )
+    return -pair_distances(z / np.linalg.norm(z, axis=1, keepdims=True), idx)
 
 
 def plda_scores(X_train, y_train, X_test, idx, n_components, reg=1e-3):
@@ -103,9 +119,10 @@ def main(argv=None):
         raise SystemExit(f"ORL data not found at {path}; pass --data.")
     images, target = load_orl(path)
     X = downsample(images, 8)
-    names = ("raw", "fisher", "fisher own length", "PLDA")
+    X28 = downsample(images, 4)
+    names = ("raw", "fisher", "fisher own length", "gabor", "gabor 28x23", "PLDA")
     rows = {}
-    print(f"{'unseen':<16}" + "".join(f"{n:>19}" for n in names))
+    print(f"{'unseen':<16}" + "".join(f"{n:>13}" for n in names))
     for label, test in splits(target, args.random):
         train = ~test
         X_tr, y_tr, X_te = X[train], target[train], X[test]
@@ -115,10 +132,12 @@ def main(argv=None):
             -pair_distances(flat(X_te), idx),
             unit,
             own,
+            gabor_scores(X_tr, y_tr, X_te, idx, args.components, 1),
+            gabor_scores(X28[train], y_tr, X28[test], idx, args.components, 2),
             plda_scores(X_tr, y_tr, X_te, idx, args.plda_components),
         )
         rows[label] = [roc_auc_score(same, s) for s in scores]
-        print(f"{label:<16}" + "".join(f"{v:>19.4f}" for v in rows[label]))
+        print(f"{label:<16}" + "".join(f"{v:>13.4f}" for v in rows[label]))
     values = np.array(list(rows.values()))
     print("ROC AUC means:")
     for label, sel in (
@@ -127,7 +146,7 @@ def main(argv=None):
         ("all", slice(None)),
     ):
         if len(values[sel]):
-            print(f"{label:<16}" + "".join(f"{v:>19.4f}" for v in values[sel].mean(0)))
+            print(f"{label:<16}" + "".join(f"{v:>13.4f}" for v in values[sel].mean(0)))
 
 
 if __name__ == "__main__":

@@ -72,10 +72,18 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
     ``n_scales * n_orientations`` complex Gabor kernels. The magnitude of
     each response map is averaged over ``pool x pool`` blocks and, with
     ``standardize``, brought to zero mean and unit variance within the image,
-    so that the features do not depend on brightness or contrast (images
-    are centred on their mean brightness before filtering, so that the
-    zero padding beyond their borders does not depend on it either). The
-    maps are concatenated, scale by scale, orientation by orientation.
+    so that the features do not depend on contrast. The maps are
+    concatenated, scale by scale, orientation by orientation.
+
+    The kernels have zero mean, so uniform brightness gives no response,
+    but images are padded with zeros beyond their borders: near a border,
+    where the larger kernels reach past it, the maps also respond to how
+    bright the image is there, the outline of hair and background on a
+    face. On faces of people never seen in training this ranks pairs
+    better than padding by reflection or by the edge values, or centring
+    each image first (ROC AUC 0.980 against 0.962-0.975 and 0.967 for a
+    linear discriminant on 14x11 ORL photos, over 16 random choices of
+    the unseen people).
 
     Nothing is learned: ``fit`` records the image shape and builds the
     kernels.
@@ -234,9 +242,6 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
             batch = np.asarray(X[start : start + _BATCH])
             scale = 1 / 255 if batch.dtype == np.uint8 else 1.0
             images = batch.reshape(len(batch), h, w, c).mean(axis=3) * scale
-            # zero-mean kernels ignore brightness, except where the zero
-            # padding beyond the border meets it: centre each image first
-            images = images - images.mean(axis=(1, 2), keepdims=True)
             out[start : start + len(batch)] = self._filter(images)
         return out
 
