@@ -46,6 +46,14 @@ At 14x11 the networks generalise to new people better than at
 of 0.95-0.97 at 28x23 and 56x46, and about the MLP's at 14x11 or 12x10,
 for two to four times the fit time.
 
+``--fisher-features gabor`` fits the discriminant on the magnitudes of
+Gabor filter responses (:class:`~sksiamese.features.GaborFeatures`)
+rather than on the pixels. With ``--downsample 4 --network-pool 2
+--gabor-pool 2`` the verifier is given 28x23 photos: the Gabor features
+are computed on them (maps averaged over 2x2 blocks), while the MLP
+averages them to 14x11 itself (``network_params={"pool": 2}``), so the
+networks see what they see by default, distorted at the finer scale.
+
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
 and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
 scores vary more between these splits than between seeds. ``--unseen
@@ -59,6 +67,8 @@ Usage::
     python benchmarks/bench_verifier_orl.py --network conv --downsample 4
     python benchmarks/bench_verifier_orl.py --unseen 1
     python benchmarks/bench_verifier_orl.py --unseen random --seeds 10 11 12
+    python benchmarks/bench_verifier_orl.py --downsample 4 --network-pool 2 \
+        --fisher-features gabor --gabor-pool 2 --test-time-augment flip
     python benchmarks/bench_verifier_orl.py --data path/to/orl_faces.npz
 
 The data file is the one described in ``../shared/data/README.md``.
@@ -176,6 +186,7 @@ def make_verifier(args):
         if args.fisher_features == "gabor"
         else args.fisher_features,
         fisher_components=args.fisher_components,
+        fisher_mirror=args.fisher_mirror,
         test_time_augment=None
         if args.test_time_augment == "none"
         else args.test_time_augment,
@@ -362,6 +373,12 @@ def parse_args(argv=None):
         "14x11 while the Gabor features see 28x23",
     )
     parser.add_argument("--fisher-components", type=int, default=50)
+    parser.add_argument(
+        "--fisher-mirror",
+        action="store_true",
+        help="fit the discriminant on the photos and their mirror images "
+        "(fisher_mirror)",
+    )
     parser.add_argument(
         "--test-time-augment",
         choices=["flip", "none"],

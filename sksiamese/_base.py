@@ -135,6 +135,7 @@ class SiameseBase(BaseEstimator):
             HasMethods(["fit", "transform"]),
         ],
         "fisher_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fisher_mirror": ["boolean"],
         "test_time_augment": [StrOptions({"flip"}), None],
     }
 
@@ -327,12 +328,14 @@ class SiameseBase(BaseEstimator):
     def _fit_fisher(self, X, codes, indices):
         """Fit the Fisher discriminant beside the networks (``fisher_weight``).
 
-        PCA whitening to at most ``fisher_components`` dimensions, then
-        linear discriminant analysis, both on the flattened samples at
-        ``indices``. Each part of the embedding is divided by its median
-        distance between samples of different classes among those
-        samples, so that ``fisher_weight`` is the discriminant's share of a
-        squared distance whatever the scale of either part.
+        The features of ``fisher_features``, PCA whitening to at most
+        ``fisher_components`` dimensions, then linear discriminant
+        analysis, all on the flattened samples at ``indices`` (and, with
+        ``fisher_mirror``, their mirror images). Each part of the
+        embedding is divided by its median distance between samples of
+        different classes among those samples (not their mirror images),
+        so that ``fisher_weight`` is the discriminant's share of a squared
+        distance whatever the scale of either part.
         """
         self.fisher_ = None
         if not self.fisher_weight:
@@ -341,10 +344,15 @@ class SiameseBase(BaseEstimator):
         sub = codes[indices]
         n_classes = len(np.unique(sub))
         flat = _flatten(X[indices])
+        if self.fisher_mirror:  # images: _check_fisher_features
+            c, h, w = self.network_input_shape_
+            mirrored = flat.reshape(len(flat), h, w, c)[:, :, ::-1]
+            flat = np.concatenate([flat, mirrored.reshape(len(flat), -1)])
+            sub = np.concatenate([sub, sub])
         features = self._fisher_feature_step()
         if features != "passthrough":
             flat = features.fit_transform(flat, sub)
-        k = min(self.fisher_components, len(indices) - n_classes, flat.shape[1])
+        k = min(self.fisher_components, len(flat) - n_classes, flat.shape[1])
         if k < 1:
             raise ValueError(
                 f"fisher_weight={self.fisher_weight} fits a linear discriminant "
@@ -355,6 +363,7 @@ class SiameseBase(BaseEstimator):
         pca = PCA(k, whiten=True, random_state=0)
         lda = LinearDiscriminantAnalysis().fit(pca.fit_transform(flat), sub)
         self.fisher_ = make_pipeline(features, pca, lda)
+        sub = codes[indices]
         pairs, same = balanced_pairs(sub, max_pairs=4000, random_state=0)
         pairs = pairs[same == 0]
         net = self._embed_networks(X[indices])
@@ -370,7 +379,15 @@ class SiameseBase(BaseEstimator):
         self._fisher_factors = (np.sqrt(1.0 - w) / s_net, np.sqrt(w) / s_fisher)
 
     def _check_fisher_features(self, net_shape):
-        """``fisher_features="gabor"`` filters images: refuse feature rows."""
+        """``fisher_features="gabor"`` filters images and ``fisher_mirror``
+        mirrors them: refuse feature rows."""
+        if self.fisher_weight and self.fisher_mirror and len(net_shape) != 3:
+            raise ValueError(
+                "fisher_mirror=True adds mirror images to the discriminant's "
+                f"training samples, but the samples are feature rows of shape "
+                f"{tuple(net_shape)}. Pass images, set input_shape=(height, "
+                "width) for rows that are images, or set fisher_mirror=False."
+            )
         if (
             self.fisher_weight
             and isinstance(self.fisher_features, str)

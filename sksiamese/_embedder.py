@@ -75,6 +75,17 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     fisher_components : int, default=50
         Principal components kept before the discriminant, at most the
         number of training samples minus the number of classes.
+    fisher_mirror : bool, default=False
+        Fit the discriminant on the training samples and their left-right
+        mirror images (images only), twice the samples, for images whose
+        class mirroring does not change; it suits
+        ``test_time_augment="flip"``, which averages the two views at
+        prediction, and more ``fisher_components``, which twice the
+        samples support. On faces of unseen people, with Gabor features,
+        ``fisher_components=100`` and flips at test time, it raised the
+        ROC AUC from 0.979 to 0.983 and one-shot identification from 0.918
+        to 0.931, and left the accuracy at the automatic threshold about
+        level (0.941 against 0.939; see the ORL benchmark).
     test_time_augment : {"flip"} or None, default=None
         ``"flip"``: the embedding of an image is the mean of its
         embeddings and its left-right mirror image's, for images that
@@ -271,6 +282,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         fisher_weight=0.0,
         fisher_features="pixels",
         fisher_components=50,
+        fisher_mirror=False,
         test_time_augment=None,
         embedding_dim=64,
         normalize=True,
@@ -301,6 +313,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.fisher_weight = fisher_weight
         self.fisher_features = fisher_features
         self.fisher_components = fisher_components
+        self.fisher_mirror = fisher_mirror
         self.test_time_augment = test_time_augment
         self.embedding_dim = embedding_dim
         self.normalize = normalize

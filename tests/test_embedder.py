@@ -615,6 +615,32 @@ def test_fisher_features_gabor_and_a_transformer_of_ones_own(small_digits):
     np.testing.assert_allclose(restored.transform(X), Z, atol=1e-6)
 
 
+def test_fisher_mirror_fits_the_discriminant_on_both_views(small_digits):
+    X, y = small_digits
+    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
+    emb = fast(
+        network="mlp", fisher_weight=0.999, fisher_mirror=True, fisher_components=60
+    ).fit(X, y)
+    both = np.concatenate([X, X[:, :, ::-1]])
+    ref = make_pipeline(
+        PCA(60, whiten=True, random_state=0), LinearDiscriminantAnalysis()
+    ).fit(flat(both), np.concatenate([y, y]))
+    F = normalize(ref.transform(flat(X)))
+    Z = emb.transform(X)
+    np.testing.assert_allclose(
+        Z[:, 8:] * emb.fisher_scales_[1] / np.sqrt(0.999), F, atol=1e-4
+    )
+    # four samples of each of ten classes: one view allows 40 - 10
+    # components, both views 80 - 10
+    few = np.concatenate([np.flatnonzero(y == c)[:4] for c in range(10)])
+    alone = fast(network="mlp", fisher_weight=0.5, fisher_components=60)
+    assert alone.fit(X[few], y[few]).fisher_[-2].n_components_ == 30
+    mirror = clone(alone).set_params(fisher_mirror=True).fit(X[few], y[few])
+    assert mirror.fisher_[-2].n_components_ == 60
+    with pytest.raises(ValueError, match="fisher_mirror=True adds mirror images"):
+        fast(fisher_weight=0.5, fisher_mirror=True).fit(flat(X), y)
+
+
 def test_fisher_features_errors(small_digits):
     X, y = small_digits
     # Gabor filters need images, checked before any network trains
