@@ -1,5 +1,6 @@
 """scikit-learn's shared estimator checks on every public estimator."""
 
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import SiameseEmbedder, SiameseVerifier
@@ -9,7 +10,8 @@ _FAST = dict(max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_
 
 def _fast_embedder(**params):
     """The embedder, fast; ``fisher_weight`` puts a Fisher discriminant
-    beside the network, ``loss="cosface"`` learns class proxies."""
+    beside the network (``fisher_features``: fitted on a transformer's
+    output), ``loss="cosface"`` learns class proxies."""
     return SiameseEmbedder(**_FAST, **params)
 
 
@@ -57,6 +59,7 @@ def _expected_failed(estimator):
     [
         _fast_embedder(),
         _fast_embedder(fisher_weight=0.5),
+        _fast_embedder(fisher_weight=0.5, fisher_features=StandardScaler()),
         _fast_embedder(loss="cosface"),
         _fast_verifier(),
     ],
