@@ -344,14 +344,15 @@ class SiameseBase(BaseEstimator):
         sub = codes[indices]
         n_classes = len(np.unique(sub))
         flat = _flatten(X[indices])
+        labels = sub
         if self.fisher_mirror:  # images: _check_fisher_features
             c, h, w = self.network_input_shape_
             mirrored = flat.reshape(len(flat), h, w, c)[:, :, ::-1]
             flat = np.concatenate([flat, mirrored.reshape(len(flat), -1)])
-            sub = np.concatenate([sub, sub])
+            labels = np.concatenate([sub, sub])
         features = self._fisher_feature_step()
         if features != "passthrough":
-            flat = features.fit_transform(flat, sub)
+            flat = features.fit_transform(flat, labels)
         k = min(self.fisher_components, len(flat) - n_classes, flat.shape[1])
         if k < 1:
             raise ValueError(
@@ -361,9 +362,8 @@ class SiameseBase(BaseEstimator):
                 "Add samples per class or set fisher_weight=0."
             )
         pca = PCA(k, whiten=True, random_state=0)
-        lda = LinearDiscriminantAnalysis().fit(pca.fit_transform(flat), sub)
+        lda = LinearDiscriminantAnalysis().fit(pca.fit_transform(flat), labels)
         self.fisher_ = make_pipeline(features, pca, lda)
-        sub = codes[indices]
         pairs, same = balanced_pairs(sub, max_pairs=4000, random_state=0)
         pairs = pairs[same == 0]
         net = self._embed_networks(X[indices])
@@ -381,19 +381,16 @@ class SiameseBase(BaseEstimator):
     def _check_fisher_features(self, net_shape):
         """``fisher_features="gabor"`` filters images and ``fisher_mirror``
         mirrors them: refuse feature rows."""
-        if self.fisher_weight and self.fisher_mirror and len(net_shape) != 3:
+        if not self.fisher_weight or len(net_shape) == 3:
+            return
+        if self.fisher_mirror:
             raise ValueError(
                 "fisher_mirror=True adds mirror images to the discriminant's "
                 f"training samples, but the samples are feature rows of shape "
                 f"{tuple(net_shape)}. Pass images, set input_shape=(height, "
                 "width) for rows that are images, or set fisher_mirror=False."
             )
-        if (
-            self.fisher_weight
-            and isinstance(self.fisher_features, str)
-            and self.fisher_features == "gabor"
-            and len(net_shape) != 3
-        ):
+        if isinstance(self.fisher_features, str) and self.fisher_features == "gabor":
             raise ValueError(
                 'fisher_features="gabor" filters images, but the samples are '
                 f"feature rows of shape {tuple(net_shape)}. Pass images, set "
@@ -406,13 +403,13 @@ class SiameseBase(BaseEstimator):
         if isinstance(self.fisher_features, str):
             if self.fisher_features == "pixels":
                 return "passthrough"
-            c, h, w = self.network_input_shape_  # images: _check_fisher_features
-            return GaborFeatures(input_shape=(h, w, c))
-        features = clone(self.fisher_features)
+            features = GaborFeatures()  # images: _check_fisher_features
+        else:
+            features = clone(self.fisher_features)
+        shape = self.network_input_shape_
         if isinstance(features, GaborFeatures) and features.input_shape is None:
-            # it gets flattened rows: tell it which images they are
-            if len(self.network_input_shape_) == 3:
-                c, h, w = self.network_input_shape_
+            if len(shape) == 3:  # it gets flattened rows: say which images
+                c, h, w = shape
                 features.set_params(input_shape=(h, w, c))
         return features
 

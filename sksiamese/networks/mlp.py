@@ -60,14 +60,14 @@ class MLP(nn.Module):
                     f"feature rows of shape {tuple(input_shape)}; set pool=1 "
                     "or pass images."
                 )
-            c, h, w = input_shape
-            if not 1 <= pool <= min(h, w):
+            channels, height, width = input_shape
+            if not 1 <= pool <= min(height, width):
                 raise ValueError(
                     f"pool={pool} must be between 1 and the image's smaller "
-                    f"side ({min(h, w)})."
+                    f"side ({min(height, width)})."
                 )
             layers.insert(0, nn.AvgPool2d(pool))
-            width = c * (h // pool) * (w // pool)
+            width = channels * (height // pool) * (width // pool)
         for h in hidden:
             layers.append(nn.Linear(width, h))
             if batch_norm:
