@@ -232,10 +232,6 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "kernels_")
         X = validate_samples(self, X, reset=False)
-        return self._transform(X)
-
-    def _transform(self, X):
-        """Features of validated samples, ``n_features_in_`` values each."""
         c, h, w = self._image_shape(self.sample_shape_)
         out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
         for start in range(0, len(X), _BATCH):
