@@ -184,7 +184,7 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         ``fisher_components=100`` and flips at test time, it raised the
         ROC AUC from 0.979 to 0.983 and one-shot identification from 0.918
         to 0.931, and left the accuracy at the automatic threshold about
-        level (0.941 against 0.939; see the ORL benchmark).
+        level (0.939, against 0.941 without it; see the ORL benchmark).
     test_time_augment : {"flip"} or None, default=None
         ``"flip"``: the embedding of an image is the mean of its
         embeddings and its left-right mirror image's, for images that
