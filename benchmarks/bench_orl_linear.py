@@ -64,10 +64,8 @@ def gabor_scores(X_train, y_train, X_test, idx, n_components, pool):
     """Minus the pair distances of the unit-length discriminant of Gabor
     features."""
     gabor = GaborFeatures(pool=pool).fit(X_train)
-    z = fisher_projection(
-        gabor.transform(X_train), y_train, gabor.transform(X_test), n_components
-    )
-    return -pair_distances(z / np.linalg.norm(z, axis=1, keepdims=True), idx)
+    G_train, G_test = gabor.transform(X_train), gabor.transform(X_test)
+    return fisher_scores(G_train, y_train, G_test, idx, n_components)[0]
 
 
 def plda_scores(X_train, y_train, X_test, idx, n_components, reg=1e-3):
