@@ -10,7 +10,10 @@ channels-last as the library's are (``--nchw``: the layout of
 median of the repeats is compared, as is the fastest run of each (the
 least disturbed by other load on a shared machine).
 
-    python benchmarks/bench_overhead.py [--epochs 3] [--repeats 3]
+``--device cuda`` runs both on a GPU: the hand loop then holds all the
+images on the GPU, while the library copies each batch there.
+
+    python benchmarks/bench_overhead.py [--epochs 3] [--repeats 3] [--device cuda]
 """
 
 import argparse
@@ -28,10 +31,11 @@ from sksiamese.networks import ConvNet
 from sksiamese.sampling import balanced_batches
 
 
-def hand_loop(X, codes, epochs, seed, batch_size=128, m=4, nchw=False):
+def hand_loop(X, codes, epochs, seed, batch_size=128, m=4, nchw=False, device="cpu"):
     """What a user writes by hand: the same steps without the library."""
     torch.manual_seed(seed)
     model = Encoder(ConvNet((1, 28, 28), embedding_dim=64), normalize=True)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # (n, 28, 28, 1), each batch viewed as (b, 1, 28, 28): the channels-last
     # strides the library's batches have, for which CPU convolutions pick
@@ -40,13 +44,13 @@ def hand_loop(X, codes, epochs, seed, batch_size=128, m=4, nchw=False):
         data = torch.as_tensor(X, dtype=torch.float32).unsqueeze(1)
     else:
         data = torch.as_tensor(X, dtype=torch.float32).unsqueeze(-1)
-    labels = torch.as_tensor(codes)
+    data, labels = data.to(device), torch.as_tensor(codes).to(device)
     miner, loss_fn = SemiHardMiner(), TripletLoss(0.2)
     rng = np.random.default_rng(seed)
     model.train()
     for _ in range(epochs):
         for idx in balanced_batches(codes, rng, m, batch_size):
-            idx = torch.from_numpy(idx)
+            idx = torch.from_numpy(idx).to(device)
             xb, yb = data[idx], labels[idx]
             if not nchw:
                 xb = xb.permute(0, 3, 1, 2)
@@ -55,10 +59,12 @@ def hand_loop(X, codes, epochs, seed, batch_size=128, m=4, nchw=False):
             loss = loss_fn(emb, yb, miner(emb, yb))
             loss.backward()
             opt.step()
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
     return model
 
 
-def library(X, y, epochs, seed):
+def library(X, y, epochs, seed, device="cpu"):
     """The same training, spelled out so that default changes do not leak in."""
     return SiameseEmbedder(
         network="conv",
@@ -72,7 +78,7 @@ def library(X, y, epochs, seed):
         optimizer="adam",
         lr=1e-3,
         max_epochs=epochs,
-        device="cpu",
+        device=device,
         random_state=seed,
     ).fit(X, y)
 
@@ -86,23 +92,30 @@ def main():
         action="store_true",
         help="hand loop on channels-first strides (unsqueeze(1))",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="'cpu' or 'cuda': both loops train there; the hand loop keeps "
+        "all the images on the device, the library moves each batch there",
+    )
     args = parser.parse_args()
     X, _, y, _ = mnist_5000()
     X = X.astype(np.float32)
     codes = np.unique(y, return_inverse=True)[1]
     print(
         f"{len(X)} MNIST images 28x28, ConvNet, {args.epochs} epochs, "
-        f"{torch.get_num_threads()} threads, hand loop "
+        f"device {args.device}, {torch.get_num_threads()} threads, hand loop "
         f"{'channels-first' if args.nchw else 'channels-last'}"
     )
-    hand_loop(X[:512], codes[:512], 1, 0, nchw=args.nchw)  # warm-up
+    dev = args.device
+    hand_loop(X[:512], codes[:512], 1, 0, nchw=args.nchw, device=dev)  # warm-up
     times = {"hand-written loop": [], "SiameseEmbedder": []}
     for r in range(args.repeats):
         with Timer() as t:
-            hand_loop(X, codes, args.epochs, r, nchw=args.nchw)
+            hand_loop(X, codes, args.epochs, r, nchw=args.nchw, device=dev)
         times["hand-written loop"].append(t.seconds)
         with Timer() as t:
-            library(X, y, args.epochs, r)
+            library(X, y, args.epochs, r, device=dev)
         times["SiameseEmbedder"].append(t.seconds)
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, v in times.items():

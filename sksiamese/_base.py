@@ -576,6 +576,13 @@ class SiameseBase(BaseEstimator):
             out = np.empty((0, self._output_width()), dtype=np.float32)
         return out
 
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the estimator keeps its own
+        # the ensemble holds the networks' modules, which their skorch nets
+        # pickle (device handled); it is rebuilt from them on load
+        state.pop("_ensemble", None)
+        return state
+
     def __setstate__(self, state):
         super().__setstate__(state)
         net = self.__dict__.get("net_")
@@ -583,6 +590,8 @@ class SiameseBase(BaseEstimator):
             self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
             self.__dict__.setdefault("nets_", [net])  # pickled before n_networks
             self.__dict__.setdefault("fisher_", None)
+            if len(self.nets_) > 1:
+                self._ensemble = EnsembleEncoder([n.module_ for n in self.nets_])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -237,6 +237,13 @@ class PresetSplit:
         return dataset, self.valid
 
 
+class _Initialized:
+    """Stands in a pickle for an init parameter that is its fitted twin."""
+
+    def __init__(self, name):
+        self.name = name
+
+
 class SiameseNet(NeuralNet):
     """A skorch net whose targets are ``(labels, index_tuples)``.
 
@@ -259,3 +266,26 @@ class SiameseNet(NeuralNet):
         elif tuples is not None:
             tuples = tuple(t.to(y_pred.device) for t in tuples)
         return self.criterion_(y_pred, labels, tuples)
+
+    # The module and criterion are passed as instances, which skorch makes
+    # ``module_`` and ``criterion_`` themselves. skorch pickles those with
+    # their device handled (a GPU fit loads on a CPU-only host) but the
+    # init parameters as plain objects: the weights would be pickled twice,
+    # once as CUDA tensors that such a host cannot load. Each is pickled
+    # once, as its fitted twin.
+    _TWINS = ("module", "criterion")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in self._TWINS:
+            value = self.__dict__.get(name)
+            if value is not None and value is self.__dict__.get(name + "_"):
+                state[name] = _Initialized(name + "_")
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for name in self._TWINS:
+            value = self.__dict__.get(name)
+            if isinstance(value, _Initialized):
+                self.__dict__[name] = self.__dict__[value.name]

@@ -473,6 +473,32 @@ def test_n_networks_is_reproducible_and_pickles(small_digits):
     assert len(restored.nets_) == 2
 
 
+def test_pickle_holds_each_network_once_through_its_fitted_module(small_digits):
+    # The weights go into the pickle once, through the skorch nets' own
+    # device-aware pickling of module_ and criterion_ (which lets a GPU fit
+    # load on a CPU-only host), not again as plain init parameters or as
+    # the ensemble that wraps them.
+    X, y = small_digits
+    emb = fast(network="mlp", n_networks=2, loss="cosface").fit(X, y)
+    weights = sum(
+        p.numel() * p.element_size()
+        for net in emb.nets_
+        for p in [*net.module_.parameters(), *net.criterion_.parameters()]
+    )
+    blob = pickle.dumps(emb)
+    alone = [pickle.dumps(net.optimizer_.state_dict()) for net in emb.nets_]
+    # the weights once, beside the optimiser states (Adam: two per weight)
+    assert len(blob) < 1.5 * weights + sum(map(len, alone))
+    back = pickle.loads(blob)
+    for net in back.nets_:
+        assert net.module is net.module_ and net.criterion is net.criterion_
+    assert [m for m in back.module_.members] == [n.module_ for n in back.nets_]
+    np.testing.assert_array_equal(back.transform(X), emb.transform(X))
+    # a warm start after loading trains the modules the ensemble embeds with
+    back.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    assert not np.allclose(back.transform(X), emb.transform(X))
+
+
 def test_n_networks_warm_start_continues_every_network(small_digits):
     X, y = small_digits
     emb = fast(network="mlp", n_networks=2).fit(X, y)
