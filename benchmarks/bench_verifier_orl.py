@@ -9,6 +9,8 @@ Printed:
 
 * ROC AUC of ``decision_function`` on those pairs, beside raw pixels and
   Fisherfaces (whitened PCA and LDA fitted on the training people) alone;
+  and, from the same fit, of the distances of its two parts alone: the
+  networks' embeddings, and (with ``fisher_weight``) the discriminant's;
 * accuracy of ``predict`` at the threshold the verifier chose itself
   (``threshold="auto"``, tuned on pairs of training people that the
   networks which embed them did not learn from), with the
@@ -89,6 +91,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sksiamese import SiameseVerifier
+from sksiamese._data import validate_samples
 from sksiamese.augment import Compose, RandomAffine, RandomErasing, RandomFlip
 from sksiamese.features import GaborFeatures
 from sksiamese.verification import balanced_pairs, choose_threshold
@@ -258,6 +261,19 @@ def fisherfaces(X_train, y_train, X_test, idx, n_components):
     z = fisher_projection(rows(X_train), y_train, rows(X_test), n_components)
     z /= np.linalg.norm(z, axis=1, keepdims=True)
     return pair_distances(z, idx)
+
+
+def part_aucs(verifier, X_test, idx, same):
+    """ROC AUC of the distances between the networks' embeddings alone and
+    between the discriminant's alone (None without one), as the fitted
+    verifier embeds the test photos (mirror images averaged when it
+    does)."""
+    X = validate_samples(verifier, X_test, reset=False)
+    parts = [verifier._embed_networks(X)]
+    if verifier.fisher_ is not None:
+        parts.append(verifier._embed_fisher(X))
+    aucs = [roc_auc_score(same, -pair_distances(z.astype(float), idx)) for z in parts]
+    return aucs[0], aucs[1] if len(aucs) > 1 else None
 
 
 def best_distance(distances, same):
@@ -468,6 +484,7 @@ def evaluate(args):
     raw = images[test].reshape(int(test.sum()), -1) / 255.0
     raw_d = pair_distances(raw, idx)
     fisher_d = fisherfaces(X_train, y_train, X_test, idx, args.fisher_components)
+    auc_networks, auc_discriminant = part_aucs(verifier, X_test, idx, same)
     closed, closed_raw, open_set, open_strict = one_shot(
         verifier, X_test, y_test, images[test]
     )
@@ -480,6 +497,8 @@ def evaluate(args):
         "roc_auc": roc_auc_score(same, verifier.decision_function(pairs)),
         "roc_auc_raw": roc_auc_score(same, -raw_d),
         "roc_auc_fisher": roc_auc_score(same, -fisher_d),
+        "roc_auc_networks": auc_networks,
+        "roc_auc_discriminant": auc_discriminant,
         "accuracy": float(np.mean(verifier.predict(pairs) == same)),
         "accuracy_half": float(np.mean((proba >= 0.5) == same)),
         **{f"acc_{name}": acc for name, acc in by_strategy.items()},
@@ -521,6 +540,10 @@ def report(r, args):
         f"(raw pixels {r['roc_auc_raw']:.4f}, Fisherfaces "
         f"{r['roc_auc_fisher']:.4f})"
     )
+    parts = f"  its parts alone:               networks {r['roc_auc_networks']:.4f}"
+    if r["roc_auc_discriminant"] is not None:
+        parts += f", discriminant {r['roc_auc_discriminant']:.4f}"
+    print(parts)
     print(
         f"accuracy at auto threshold:      {r['accuracy']:.4f}   "
         f"(threshold_ {v.threshold_:.3f} on P(same), strategy "
@@ -560,6 +583,8 @@ def report(r, args):
 
 SUMMARY = (
     "roc_auc",
+    "roc_auc_networks",
+    "roc_auc_discriminant",
     "accuracy",
     "accuracy_half",
     "acc_accuracy",
@@ -582,9 +607,11 @@ def main(argv=None):
         report(results[-1], args)
     if len(results) > 1:
         print(f"\nover random_state {args.seeds}:")
-        print(f"{'':>10}" + "".join(f"{k:>14}" for k in SUMMARY))
+        keys = [k for k in SUMMARY if results[0][k] is not None]
+        short = {"roc_auc_networks": "auc_nets", "roc_auc_discriminant": "auc_discrim"}
+        print(f"{'':>10}" + "".join(f"{short.get(k, k):>14}" for k in keys))
         for name, fn in (("mean", np.mean), ("min", np.min), ("max", np.max)):
-            row = "".join(f"{fn([r[k] for r in results]):>14.4f}" for k in SUMMARY)
+            row = "".join(f"{fn([r[k] for r in results]):>14.4f}" for k in keys)
             print(f"{name:>10}{row}")
 
 
