@@ -306,8 +306,7 @@ class SiameseBase(BaseEstimator):
             trained.append(self._fit_member(X, codes, indices, net, member_seeds))
         self.nets_ = trained
         self.net_ = trained[0]
-        if len(trained) > 1:
-            self._ensemble = EnsembleEncoder([n.module_ for n in trained])
+        self._join_networks()
         self.history_ = self.net_.history
         self.n_iter_ = len(self.net_.history)
         # checked before each network trained (_fit_member)
@@ -509,6 +508,11 @@ class SiameseBase(BaseEstimator):
             return self.net_.module_
         return self._ensemble
 
+    def _join_networks(self):
+        """The ensemble of ``nets_``' modules that ``module_`` returns."""
+        if len(self.nets_) > 1:
+            self._ensemble = EnsembleEncoder([n.module_ for n in self.nets_])
+
     def _embed(self, X, batch_size=None):
         """Embeddings of validated ``X``, batched, in eval mode, float32:
         the networks', and with ``fisher_weight`` the discriminant's beside
@@ -590,8 +594,7 @@ class SiameseBase(BaseEstimator):
             self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
             self.__dict__.setdefault("nets_", [net])  # pickled before n_networks
             self.__dict__.setdefault("fisher_", None)
-            if len(self.nets_) > 1:
-                self._ensemble = EnsembleEncoder([n.module_ for n in self.nets_])
+            self._join_networks()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -492,7 +492,7 @@ def test_pickle_holds_each_network_once_through_its_fitted_module(small_digits):
     back = pickle.loads(blob)
     for net in back.nets_:
         assert net.module is net.module_ and net.criterion is net.criterion_
-    assert [m for m in back.module_.members] == [n.module_ for n in back.nets_]
+    assert list(back.module_.members) == [n.module_ for n in back.nets_]
     np.testing.assert_array_equal(back.transform(X), emb.transform(X))
     # a warm start after loading trains the modules the ensemble embeds with
     back.set_params(warm_start=True, max_epochs=1).fit(X, y)
