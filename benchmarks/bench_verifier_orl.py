@@ -92,7 +92,13 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sksiamese import SiameseVerifier
 from sksiamese._data import validate_samples
-from sksiamese.augment import Compose, RandomAffine, RandomErasing, RandomFlip
+from sksiamese.augment import (
+    Compose,
+    RandomAffine,
+    RandomErasing,
+    RandomFlip,
+    RandomLighting,
+)
 from sksiamese.features import GaborFeatures
 from sksiamese.verification import balanced_pairs, choose_threshold
 
@@ -147,6 +153,15 @@ def make_augment(name):
     return name
 
 
+def make_fisher_augment(name):
+    """The distortions of the discriminant's extra copies of the photos."""
+    if name == "none":
+        return None
+    if name == "flip+lighting":
+        return Compose([RandomFlip(), RandomLighting()])
+    return name
+
+
 def make_loss(args, n_classes=30):
     """A loss name for the verifier, or for ``arcface`` the
     pytorch-metric-learning loss with a learned proxy per training person
@@ -190,6 +205,8 @@ def make_verifier(args):
         else args.fisher_features,
         fisher_components=args.fisher_components,
         fisher_mirror=args.fisher_mirror,
+        fisher_augment=make_fisher_augment(args.fisher_augment),
+        fisher_copies=args.fisher_copies,
         test_time_augment=None
         if args.test_time_augment == "none"
         else args.test_time_augment,
@@ -394,6 +411,20 @@ def parse_args(argv=None):
         action="store_true",
         help="fit the discriminant on the photos and their mirror images "
         "(fisher_mirror)",
+    )
+    parser.add_argument(
+        "--fisher-augment",
+        choices=["flip+lighting", "lighting", "affine", "none"],
+        default="none",
+        help="fit the discriminant on --fisher-copies distorted copies of "
+        "the photos too (fisher_augment); flip+lighting: mirrored at random "
+        "and relit (RandomLighting)",
+    )
+    parser.add_argument(
+        "--fisher-copies",
+        type=int,
+        default=3,
+        help="with --fisher-augment: copies of each photo (fisher_copies)",
     )
     parser.add_argument(
         "--test-time-augment",

@@ -136,6 +136,8 @@ class SiameseBase(BaseEstimator):
         ],
         "fisher_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "fisher_mirror": ["boolean"],
+        "fisher_augment": [StrOptions(set(AUGMENTATIONS)), callable, None],
+        "fisher_copies": [Interval(numbers.Integral, 1, None, closed="left")],
         "test_time_augment": [StrOptions({"flip"}), None],
     }
 
@@ -311,7 +313,8 @@ class SiameseBase(BaseEstimator):
         self.n_iter_ = len(self.net_.history)
         # checked before each network trained (_fit_member)
         self._flip = self.test_time_augment is not None
-        self._fit_fisher(X, codes, indices)
+        fisher_seed = np.random.default_rng([*seeds.tolist(), 1 << 20]).integers(2**31)
+        self._fit_fisher(X, codes, indices, int(fisher_seed))
         return self
 
     def _check_test_time_augment(self, net_shape):
@@ -324,15 +327,18 @@ class SiameseBase(BaseEstimator):
                 "are images, or set test_time_augment=None."
             )
 
-    def _fit_fisher(self, X, codes, indices):
+    def _fit_fisher(self, X, codes, indices, seed=0):
         """Fit the Fisher discriminant beside the networks (``fisher_weight``).
 
         The features of ``fisher_features``, PCA whitening to at most
         ``fisher_components`` dimensions, then linear discriminant
         analysis, all on the flattened samples at ``indices`` (and, with
-        ``fisher_mirror``, their mirror images). Each part of the
+        ``fisher_mirror``, their mirror images; with ``fisher_augment``,
+        ``fisher_copies`` distorted copies of each, drawn with ``seed``).
+        Each part of the
         embedding is divided by its median distance between samples of
-        different classes among those samples (not their mirror images),
+        different classes among those samples (not their mirror images
+        nor copies),
         so that ``fisher_weight`` is the discriminant's share of a squared
         distance whatever the scale of either part.
         """
@@ -343,12 +349,15 @@ class SiameseBase(BaseEstimator):
         sub = codes[indices]
         n_classes = len(np.unique(sub))
         flat = _flatten(X[indices])
-        labels = sub
+        views = [flat]
         if self.fisher_mirror:  # images: _check_fisher_features
             c, h, w = self.network_input_shape_
             mirrored = flat.reshape(len(flat), h, w, c)[:, :, ::-1]
-            flat = np.concatenate([flat, mirrored.reshape(len(flat), -1)])
-            labels = np.concatenate([sub, sub])
+            views.append(mirrored.reshape(len(flat), -1))
+        if self.fisher_augment is not None:
+            views.extend(self._fisher_copies(flat, seed))
+        flat = np.concatenate(views) if len(views) > 1 else flat
+        labels = np.tile(sub, len(views))
         features = self._fisher_feature_step()
         if features != "passthrough":
             flat = features.fit_transform(flat, labels)
@@ -377,11 +386,42 @@ class SiameseBase(BaseEstimator):
         w, (s_net, s_fisher) = self.fisher_weight, self.fisher_scales_
         self._fisher_factors = (np.sqrt(1.0 - w) / s_net, np.sqrt(w) / s_fisher)
 
+    def _fisher_copies(self, flat, seed):
+        """``fisher_copies`` copies of the flattened images ``flat``, each
+        distorted by ``fisher_augment`` with a generator seeded by ``seed``."""
+        c, h, w = self.network_input_shape_
+        augment = make_augment(self.fisher_augment)
+        generator = torch.Generator().manual_seed(seed)
+        images = torch.from_numpy(
+            np.ascontiguousarray(flat.reshape(len(flat), h, w, c).transpose(0, 3, 1, 2))
+        )
+        copies = []
+        for _ in range(self.fisher_copies):
+            out = augment(images, generator)
+            if not isinstance(out, torch.Tensor) or out.shape != images.shape:
+                raise ValueError(
+                    f"fisher_augment={self.fisher_augment!r} must return a "
+                    f"tensor of the shape it was given, {tuple(images.shape)}; "
+                    f"got {getattr(out, 'shape', type(out).__name__)}."
+                )
+            out = out.detach().cpu().numpy().transpose(0, 2, 3, 1)
+            copies.append(out.reshape(len(flat), -1).astype(flat.dtype, copy=False))
+        return copies
+
     def _check_fisher_features(self, net_shape):
-        """``fisher_features="gabor"`` filters images and ``fisher_mirror``
-        mirrors them: refuse feature rows."""
+        """``fisher_features="gabor"`` filters images, ``fisher_mirror``
+        mirrors them and ``fisher_augment`` distorts them: refuse feature
+        rows."""
         if not self.fisher_weight or len(net_shape) == 3:
             return
+        if self.fisher_augment is not None:
+            raise ValueError(
+                f"fisher_augment={self.fisher_augment!r} distorts the "
+                "discriminant's training images, but the samples are feature "
+                f"rows of shape {tuple(net_shape)}. Pass images, set "
+                "input_shape=(height, width) for rows that are images, or set "
+                "fisher_augment=None."
+            )
         if self.fisher_mirror:
             raise ValueError(
                 "fisher_mirror=True adds mirror images to the discriminant's "

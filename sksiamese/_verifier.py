@@ -185,6 +185,23 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         ROC AUC from 0.979 to 0.983 and one-shot identification from 0.918
         to 0.931, and left the accuracy at the automatic threshold about
         level (0.939, against 0.941 without it; see the ORL benchmark).
+    fisher_augment : str, callable or None, default=None
+        Also fit the discriminant on ``fisher_copies`` distorted copies of
+        each training image (images only): a name of
+        :data:`~sksiamese.augment.AUGMENTATIONS` or a callable
+        ``augment(batch, generator)``, as for ``augment``, drawn once at
+        ``fit`` with a generator seeded from ``random_state``. The
+        discriminant's within-class scatter then holds the distortions too,
+        so its projection learns to ignore them: lighting above all, which
+        a linear model cannot learn to ignore from a few photos per
+        person. On faces of unseen people, ``Compose([RandomFlip(),
+        RandomLighting()])`` with three copies raised the discriminant's
+        ROC AUC from 0.983 to 0.987 and the whole verifier's from 0.979
+        to 0.981 (see the ORL benchmark). The discriminant is fitted on
+        ``1 + fisher_copies`` times the samples (twice that with
+        ``fisher_mirror``), in memory.
+    fisher_copies : int, default=3
+        Distorted copies of each training image with ``fisher_augment``.
     test_time_augment : {"flip"} or None, default=None
         ``"flip"``: the embedding of an image is the mean of its
         embeddings and its left-right mirror image's, for images that
@@ -443,6 +460,8 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         fisher_features="pixels",
         fisher_components=50,
         fisher_mirror=False,
+        fisher_augment=None,
+        fisher_copies=3,
         test_time_augment=None,
         embedding_dim=64,
         normalize=True,
@@ -480,6 +499,8 @@ class SiameseVerifier(ClassifierMixin, SiameseBase):
         self.fisher_features = fisher_features
         self.fisher_components = fisher_components
         self.fisher_mirror = fisher_mirror
+        self.fisher_augment = fisher_augment
+        self.fisher_copies = fisher_copies
         self.test_time_augment = test_time_augment
         self.embedding_dim = embedding_dim
         self.normalize = normalize

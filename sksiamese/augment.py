@@ -32,6 +32,7 @@ __all__ = [
     "RandomFlip",
     "RandomResizedCrop",
     "RandomErasing",
+    "RandomLighting",
     "Compose",
     "AUGMENTATIONS",
     "make_augment",
@@ -351,6 +352,97 @@ class RandomErasing:
         return torch.where(mask, fill, batch)
 
 
+class RandomLighting:
+    """Random brightness, uneven light and gamma of each image.
+
+    Photos of one face taken on different days differ in how bright they
+    are, from which side the light falls and how hard it is; a model that
+    must match them should not rely on those. Each image ``x`` becomes
+    ``clip(field * x ** gamma, 0, 1)``, where ``gamma`` is
+    ``exp(u)`` with ``u`` uniform in ``[-gamma, gamma]``, and ``field`` is
+    ``gain * (1 + a * s + b * t)`` with ``s`` and ``t`` running from -1 to 1
+    across the width and the height, ``gain`` uniform in ``[1 - gain, 1 +
+    gain]`` and ``a``, ``b`` uniform in ``[-slope, slope]``: light brighter
+    on one side than on the other.
+
+    Intensities must lie in ``[0, 1]`` (scale 8-bit images by 1/255).
+
+    Parameters
+    ----------
+    gain : float, default=0.2
+        Range of the overall brightness factor around 1.
+    slope : float, default=0.3
+        Range of the change of brightness from the centre to each edge,
+        as a fraction of the centre's.
+    gamma : float, default=0.4
+        Range of the logarithm of the gamma exponent: 0.4 means exponents
+        from 0.67 to 1.49.
+    p : float, default=1.0
+        Probability that an image is changed at all.
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = torch.full((2, 1, 4, 4), 0.5)
+    >>> same = RandomLighting(gain=0, slope=0, gamma=0)(batch, torch.Generator())
+    >>> bool(torch.equal(same, batch))  # no change of any kind: the identity
+    True
+    >>> out = RandomLighting(gain=0, slope=0.5, gamma=0)(
+    ...     batch, torch.Generator().manual_seed(0)
+    ... )
+    >>> bool((out[:, :, 0, 0] != out[:, :, -1, -1]).all())  # one side brighter
+    True
+    """
+
+    def __init__(self, gain=0.2, slope=0.3, gamma=0.4, p=1.0):
+        self.gain = gain
+        self.slope = slope
+        self.gamma = gamma
+        self.p = p
+
+    def __repr__(self):
+        return (
+            f"RandomLighting(gain={self.gain!r}, slope={self.slope!r}, "
+            f"gamma={self.gamma!r}, p={self.p!r})"
+        )
+
+    def __call__(self, batch, generator):
+        """Relight each image of ``batch``."""
+        _check_batch(batch)
+        for name in ("gain", "slope", "gamma"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
+        if self.gain > 1 or not 0.0 <= self.p <= 1.0:
+            raise ValueError(
+                f"gain={self.gain!r} must lie in [0, 1] (a brightness factor "
+                f"above 0) and p={self.p!r} be a probability."
+            )
+        if len(batch) and (batch.min() < 0 or batch.max() > 1):
+            raise ValueError(
+                "RandomLighting needs intensities in [0, 1]; got values from "
+                f"{float(batch.min()):.4g} to {float(batch.max()):.4g}. Scale "
+                "the images to [0, 1] (8-bit images: divide by 255)."
+            )
+        n, _, height, width = batch.shape
+        gain = _uniform(n, 1.0 - self.gain, 1.0 + self.gain, generator)
+        a = _uniform(n, -self.slope, self.slope, generator)
+        b = _uniform(n, -self.slope, self.slope, generator)
+        gamma = torch.exp(_uniform(n, -self.gamma, self.gamma, generator))
+        keep = torch.rand(n, generator=generator, dtype=torch.float64) >= self.p
+        gain[keep], a[keep], b[keep], gamma[keep] = 1.0, 0.0, 0.0, 1.0
+        s = torch.linspace(-1.0, 1.0, width, dtype=torch.float64)
+        t = torch.linspace(-1.0, 1.0, height, dtype=torch.float64)
+        field = gain[:, None, None] * (
+            1.0
+            + a[:, None, None] * s[None, None, :]
+            + b[:, None, None] * t[None, :, None]
+        )
+        field = field.clamp_min(0.0)[:, None].to(device=batch.device, dtype=batch.dtype)
+        gamma = gamma.to(device=batch.device, dtype=batch.dtype)[:, None, None, None]
+        return (batch**gamma * field).clamp(0.0, 1.0)
+
+
 class Compose:
     """Apply augmentations one after the other, with the same generator.
 
@@ -379,6 +471,7 @@ AUGMENTATIONS = {
     "flip": RandomFlip,
     "crop": RandomResizedCrop,
     "erase": RandomErasing,
+    "lighting": RandomLighting,
 }
 
 

@@ -8,6 +8,7 @@ from sksiamese.augment import (
     RandomAffine,
     RandomErasing,
     RandomFlip,
+    RandomLighting,
     RandomResizedCrop,
     make_augment,
 )
@@ -122,6 +123,67 @@ def test_erasing_probability_and_mean_fill():
     torch.testing.assert_close(out[changed], mean[changed])
 
 
+def test_lighting_without_any_range_is_the_identity():
+    batch = torch.rand(3, 2, 5, 7, generator=gen())
+    assert torch.equal(RandomLighting(gain=0, slope=0, gamma=0)(batch, gen()), batch)
+    assert torch.equal(RandomLighting(p=0.0)(batch, gen()), batch)
+
+
+def test_lighting_gain_scales_each_image_by_one_factor_in_range():
+    batch = torch.rand(50, 1, 6, 5, generator=gen()) * 0.5
+    out = RandomLighting(gain=0.3, slope=0, gamma=0)(batch, gen(1))
+    ratio = out / batch
+    factor = ratio.amin(dim=(1, 2, 3))
+    torch.testing.assert_close(ratio, factor[:, None, None, None].expand_as(ratio))
+    assert factor.min() >= 0.7 - 1e-6 and factor.max() <= 1.3 + 1e-6
+    assert factor.max() - factor.min() > 0.3  # drawn per image
+
+
+def test_lighting_slope_makes_light_change_linearly_across_the_image():
+    batch = torch.full((20, 1, 5, 9), 0.5)
+    out = RandomLighting(gain=0, slope=0.4, gamma=0)(batch, gen(2))
+    field = out[:, 0] / 0.5
+    # the field is 1 + a s + b t: its mean is 1 and it is a plane
+    torch.testing.assert_close(field.mean(dim=(1, 2)), torch.ones(20))
+    a = (field[:, :, -1] - field[:, :, 0]).mean(1) / 2  # s runs -1 .. 1
+    b = (field[:, -1, :] - field[:, 0, :]).mean(1) / 2
+    s = torch.linspace(-1, 1, 9)[None, None, :]
+    t = torch.linspace(-1, 1, 5)[None, :, None]
+    plane = 1 + a[:, None, None] * s + b[:, None, None] * t
+    torch.testing.assert_close(field, plane)
+    assert a.abs().max() <= 0.4 + 1e-6 and b.abs().max() <= 0.4 + 1e-6
+    assert (a.abs() > 0.1).any() and (b.abs() > 0.1).any()
+
+
+def test_lighting_gamma_keeps_order_ends_and_range():
+    x = torch.linspace(0, 1, 11)
+    batch = x.repeat(30, 1, 1, 1)  # (30, 1, 1, 11)
+    out = RandomLighting(gain=0, slope=0, gamma=0.5)(batch, gen(3))
+    assert torch.all(out[..., 1:] > out[..., :-1])  # monotone per image
+    assert torch.all(out[..., 0] == 0) and torch.allclose(out[..., -1], torch.ones(1))
+    exponent = torch.log(out[..., 5]) / np.log(0.5)  # x ** g at x = 0.5
+    assert exponent.min() >= np.exp(-0.5) - 1e-5 and exponent.max() <= np.exp(0.5)
+    assert exponent.min() < 0.9 and exponent.max() > 1.1
+    # brighter light saturates at 1 and never goes below 0
+    bright = RandomLighting(gain=1.0, slope=1.0, gamma=1.0)(
+        torch.rand(40, 1, 8, 8), gen()
+    )
+    assert bright.min() >= 0 and bright.max() <= 1 and (bright == 1).any()
+
+
+def test_lighting_follows_the_generator_and_refuses_other_ranges():
+    batch = torch.rand(4, 1, 6, 6, generator=gen())
+    light = RandomLighting()
+    assert torch.equal(light(batch, gen(5)), light(batch, gen(5)))
+    assert not torch.equal(light(batch, gen(5)), light(batch, gen(6)))
+    with pytest.raises(ValueError, match=r"intensities in \[0, 1\].*divide by 255"):
+        light(batch * 255, gen())
+    with pytest.raises(ValueError, match="slope must be a number >= 0"):
+        RandomLighting(slope=-0.1)(batch, gen())
+    with pytest.raises(ValueError, match="gain=1.5 must lie in"):
+        RandomLighting(gain=1.5)(batch, gen())
+
+
 def test_compose_and_make_augment():
     aug = Compose([RandomFlip(p=1.0), RandomFlip(p=1.0)])
     batch = torch.rand(2, 1, 4, 4, generator=gen())
@@ -129,6 +191,7 @@ def test_compose_and_make_augment():
     assert isinstance(make_augment("affine"), RandomAffine)
     assert isinstance(make_augment("crop"), RandomResizedCrop)
     assert isinstance(make_augment("erase"), RandomErasing)
+    assert isinstance(make_augment("lighting"), RandomLighting)
     assert make_augment(None) is None
     assert make_augment(aug) is aug
     with pytest.raises(ValueError, match="Unknown augment"):

@@ -667,6 +667,70 @@ def test_fisher_mirror_fits_the_discriminant_on_both_views(small_digits):
         fast(fisher_weight=0.5, fisher_mirror=True).fit(flat(X), y)
 
 
+class Brighter:
+    """A deterministic distortion: every image 10% brighter, up to 1."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, batch, generator):
+        self.calls += 1
+        return (batch * 1.1).clamp(max=1.0)
+
+
+def test_fisher_augment_fits_the_discriminant_on_distorted_copies(small_digits):
+    X, y = small_digits
+    X = X / 16.0  # intensities in [0, 1]
+    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
+    emb = fast(
+        network="mlp", fisher_weight=0.999, fisher_augment=Brighter(), fisher_copies=2
+    ).fit(X, y)
+    assert emb.fisher_augment.calls == 2  # once per copy, all images at once
+    copy = np.minimum(X * 1.1, 1.0)
+    ref = make_pipeline(
+        PCA(50, whiten=True, random_state=0), LinearDiscriminantAnalysis()
+    ).fit(flat(np.concatenate([X, copy, copy])), np.tile(y, 3))
+    F = normalize(ref.transform(flat(X)))
+    Z = emb.transform(X)
+    np.testing.assert_allclose(
+        Z[:, 8:] * emb.fisher_scales_[1] / np.sqrt(0.999), F, atol=1e-4
+    )
+    assert emb.fisher_[-2].n_samples_ == 3 * len(X)
+    # with mirror images too: the samples, their mirror images, the copies
+    both = fast(
+        network="mlp", fisher_weight=0.5, fisher_mirror=True, fisher_augment=Brighter()
+    ).fit(X, y)
+    assert both.fisher_[-2].n_samples_ == 5 * len(X)
+    # a random distortion by name, drawn from random_state
+    light = fast(network="mlp", fisher_weight=0.5, fisher_augment="lighting")
+    a, b = light.fit(X, y).transform(X), clone(light).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    c = clone(light).set_params(random_state=1).fit(X, y)
+    plain = fast(network="mlp", fisher_weight=0.5).fit(X, y)
+    assert not np.allclose(a[:, 8:], plain.transform(X)[:, 8:], atol=1e-3)
+    assert not np.allclose(c.fisher_[-1].scalings_, light.fisher_[-1].scalings_)
+    # the networks train as without it
+    for p, q in zip(
+        plain.module_.parameters(), light.module_.parameters(), strict=True
+    ):
+        torch.testing.assert_close(p, q)
+
+
+def test_fisher_augment_errors(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="fisher_augment=.*Brighter.* distorts"):
+        fast(fisher_weight=0.5, fisher_augment=Brighter()).fit(X.reshape(len(X), -1), y)
+    with pytest.raises(ValueError, match="must return a tensor of the shape"):
+        fast(fisher_weight=0.5, fisher_augment=lambda b, g: b[:, :, :4]).fit(X, y)
+    with pytest.raises(ValueError, match="fisher_augment"):
+        fast(fisher_weight=0.5, fisher_augment="jitter").fit(X, y)
+    with pytest.raises(ValueError, match="fisher_copies"):
+        fast(fisher_weight=0.5, fisher_augment="flip", fisher_copies=0).fit(X, y)
+    # without a discriminant the setting is not used, rows or not
+    emb = fast(fisher_augment="lighting").fit(X.reshape(len(X), -1), y)
+    assert emb.fisher_ is None
+
+
 def test_fisher_features_errors(small_digits):
     X, y = small_digits
     # Gabor filters need images, checked before any network trains
