@@ -18,6 +18,10 @@ Printed:
   "eer" picks on the same calibration pairs (``acc_accuracy``,
   ``acc_eer``); and at ``P(same) >= 0.5``, the decision of the calibrated
   probability itself;
+* the best distance threshold on the test pairs themselves, which no
+  threshold tuned without them can beat, with its errors: the "same"
+  pairs it rejects, by person, and the "different" pairs it accepts, by
+  pair of people;
 * Brier score and log loss of ``predict_proba``, and a reliability table:
   for each bin of predicted ``P(same)``, how many pairs fell in it, their
   mean predicted probability and the observed share of "same" pairs;
@@ -56,6 +60,10 @@ are computed on them (maps averaged over 2x2 blocks), while the MLP
 averages them to 14x11 itself (``network_params={"pool": 2}``), so the
 networks see what they see by default, distorted at the finer scale.
 
+``--fisher-augment flip+lighting`` fits the discriminant on three copies
+of each photo as well (``--fisher-copies``), each mirrored at random and
+relit (``fisher_augment=Compose([RandomFlip(), RandomLighting()])``).
+
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
 and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
 scores vary more between these splits than between seeds. ``--unseen
@@ -70,7 +78,8 @@ Usage::
     python benchmarks/bench_verifier_orl.py --unseen 1
     python benchmarks/bench_verifier_orl.py --unseen random --seeds 10 11 12
     python benchmarks/bench_verifier_orl.py --downsample 4 --network-pool 2 \
-        --fisher-features gabor --gabor-pool 2 --test-time-augment flip
+        --fisher-features gabor --gabor-pool 2 --test-time-augment flip \
+        --fisher-augment flip+lighting --fisher-components 100
     python benchmarks/bench_verifier_orl.py --data path/to/orl_faces.npz
 
 The data file is the one described in ``../shared/data/README.md``.
@@ -301,6 +310,23 @@ def best_distance(distances, same):
     correct = np.cumsum(s) + (len(s) - s.sum()) - np.cumsum(1 - s)
     best = int(np.argmax(correct))
     return float(distances[order][best]), float(correct[best] / len(s))
+
+
+def errors_by_person(distances, same, idx, y, threshold):
+    """At a distance ``threshold``: the "same" pairs rejected, counted by
+    person, and the "different" pairs accepted, counted by pair of people
+    (1-based numbers), most first."""
+    wrong = (distances <= threshold) != same.astype(bool)
+    a, b = np.asarray(y)[idx[:, 0]] + 1, np.asarray(y)[idx[:, 1]] + 1
+    rejected, accepted = {}, {}
+    for k in np.flatnonzero(wrong):
+        if same[k]:
+            rejected[int(a[k])] = rejected.get(int(a[k]), 0) + 1
+        else:
+            key = tuple(sorted((int(a[k]), int(b[k]))))
+            accepted[key] = accepted.get(key, 0) + 1
+    by_count = lambda d: sorted(d.items(), key=lambda kv: -kv[1])  # noqa: E731
+    return by_count(rejected), by_count(accepted)
 
 
 def strategy_threshold(verifier, strategy, target_far=0.01):
@@ -539,6 +565,9 @@ def evaluate(args):
         "same_median": float(np.median(distances[same == 1])),
         "cal_same_median": float(np.median(cal_d[cal_same == 1])),
         "best_distance": best_distance(distances, same),
+        "errors": errors_by_person(
+            distances, same, idx, y_test, best_distance(distances, same)[0]
+        ),
         "cal_best_distance": best_distance(cal_d, cal_same),
         "one_shot": closed,
         "one_shot_raw": closed_raw,
@@ -592,6 +621,15 @@ def report(r, args):
     print(
         f"best distance threshold:         {t:.3f} on the test pairs (accuracy "
         f"{acc:.4f}), {t_cal:.3f} on the calibration pairs"
+    )
+    rejected, accepted = r["errors"]
+    print(
+        "  its errors: same pairs rejected, by person: "
+        + (", ".join(f"{p}: {n}" for p, n in rejected) or "none")
+    )
+    print(
+        "  different pairs accepted, by people: "
+        + (", ".join(f"{p}&{q}: {n}" for (p, q), n in accepted) or "none")
     )
     print(
         f"median distance of same pairs:   {r['same_median']:.3f} test, "
