@@ -386,17 +386,19 @@ class SiameseBase(BaseEstimator):
         w, (s_net, s_fisher) = self.fisher_weight, self.fisher_scales_
         self._fisher_factors = (np.sqrt(1.0 - w) / s_net, np.sqrt(w) / s_fisher)
 
-    def _fisher_copies(self, flat, seed):
-        """``fisher_copies`` copies of the flattened images ``flat``, each
-        distorted by ``fisher_augment`` with a generator seeded by ``seed``."""
+    def _fisher_copies(self, flat, seed, copies=None):
+        """``copies`` (default ``fisher_copies``) copies of the flattened
+        images ``flat``, each distorted by ``fisher_augment`` with a
+        generator seeded by ``seed``."""
         c, h, w = self.network_input_shape_
         augment = make_augment(self.fisher_augment)
         generator = torch.Generator().manual_seed(seed)
         images = torch.from_numpy(
             np.ascontiguousarray(flat.reshape(len(flat), h, w, c).transpose(0, 3, 1, 2))
         )
+        n_copies = self.fisher_copies if copies is None else copies
         copies = []
-        for _ in range(self.fisher_copies):
+        for _ in range(n_copies):
             out = augment(images, generator)
             if not isinstance(out, torch.Tensor) or out.shape != images.shape:
                 raise ValueError(
@@ -466,6 +468,10 @@ class SiameseBase(BaseEstimator):
         augment = self._make_augment(net_shape)
         self._check_test_time_augment(net_shape)  # before any training
         self._check_fisher_features(net_shape)
+        if self.fisher_weight and self.fisher_augment is not None:
+            # distort two images now, so that a bad augmentation fails before
+            # the networks train rather than after
+            self._fisher_copies(_flatten(X[indices[:2]]), 0, copies=1)
         train, valid = self._sample_sets(X, codes, indices, net_shape, seeds)
         if augment is not None:
             train.set_augment(augment, int(seeds[4]))

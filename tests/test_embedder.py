@@ -671,10 +671,10 @@ class Brighter:
     """A deterministic distortion: every image 10% brighter, up to 1."""
 
     def __init__(self):
-        self.calls = 0
+        self.sizes = []
 
     def __call__(self, batch, generator):
-        self.calls += 1
+        self.sizes.append(len(batch))
         return (batch * 1.1).clamp(max=1.0)
 
 
@@ -685,7 +685,8 @@ def test_fisher_augment_fits_the_discriminant_on_distorted_copies(small_digits):
     emb = fast(
         network="mlp", fisher_weight=0.999, fisher_augment=Brighter(), fisher_copies=2
     ).fit(X, y)
-    assert emb.fisher_augment.calls == 2  # once per copy, all images at once
+    # two images tried before training, then all images once per copy
+    assert emb.fisher_augment.sizes == [2, len(X), len(X)]
     copy = np.minimum(X * 1.1, 1.0)
     ref = make_pipeline(
         PCA(50, whiten=True, random_state=0), LinearDiscriminantAnalysis()
@@ -720,8 +721,13 @@ def test_fisher_augment_errors(small_digits):
     X, y = small_digits
     with pytest.raises(ValueError, match="fisher_augment=.*Brighter.* distorts"):
         fast(fisher_weight=0.5, fisher_augment=Brighter()).fit(X.reshape(len(X), -1), y)
+    # a bad augmentation fails before any network trains
     with pytest.raises(ValueError, match="must return a tensor of the shape"):
-        fast(fisher_weight=0.5, fisher_augment=lambda b, g: b[:, :, :4]).fit(X, y)
+        fast(
+            fisher_weight=0.5, fisher_augment=lambda b, g: b[:, :, :4], max_epochs=1000
+        ).fit(X, y)
+    with pytest.raises(ValueError, match=r"intensities in \[0, 1\]"):
+        fast(fisher_weight=0.5, fisher_augment="lighting", max_epochs=1000).fit(X, y)
     with pytest.raises(ValueError, match="fisher_augment"):
         fast(fisher_weight=0.5, fisher_augment="jitter").fit(X, y)
     with pytest.raises(ValueError, match="fisher_copies"):
