@@ -22,6 +22,11 @@ over all:
   ``fisher_features="gabor"`` fits it beside the networks;
 * ``gabor 28x23``: on those of the 28x23 photos (4x4 block means), each
   magnitude map averaged over 2x2 blocks (``GaborFeatures(pool=2)``);
+* ``gabor lit``: as ``gabor 28x23``, the discriminant fitted on three
+  copies of each training photo as well, each mirrored at random and
+  relit (``RandomFlip`` and ``RandomLighting``, seeded), as
+  ``fisher_augment=Compose([RandomFlip(), RandomLighting()])`` fits it
+  beside the networks;
 * ``PLDA``: the log-likelihood ratio of a two-covariance model (class means
   and within-class deviations, both Gaussian) in whitened PCA of
   ``--plda-components`` dimensions, fitted on the photos and their mirror
@@ -37,6 +42,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 from bench_verifier_orl import (
     DEFAULT_DATA,
     downsample,
@@ -49,6 +55,7 @@ from bench_verifier_orl import (
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
+from sksiamese.augment import Compose, RandomFlip, RandomLighting
 from sksiamese.features import GaborFeatures
 from sksiamese.verification import balanced_pairs
 
@@ -58,6 +65,16 @@ def fisher_scores(X_train, y_train, X_test, idx, n_components):
     z = fisher_projection(flat(X_train), y_train, flat(X_test), n_components)
     unit = z / np.linalg.norm(z, axis=1, keepdims=True)
     return -pair_distances(unit, idx), -pair_distances(z, idx)
+
+
+def relit_copies(X, y, copies=3, seed=0):
+    """``X`` and ``copies`` mirrored-at-random, relit copies of it, with
+    their labels."""
+    augment = Compose([RandomFlip(), RandomLighting()])
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.from_numpy(np.ascontiguousarray(X[:, None]))
+    out = [X] + [augment(images, generator)[:, 0].numpy() for _ in range(copies)]
+    return np.concatenate(out), np.tile(y, copies + 1)
 
 
 def gabor_scores(X_train, y_train, X_test, idx, n_components, pool):
@@ -118,7 +135,15 @@ def main(argv=None):
     images, target = load_orl(path)
     X = downsample(images, 8)
     X28 = downsample(images, 4)
-    names = ("raw", "fisher", "fisher own length", "gabor", "gabor 28x23", "PLDA")
+    names = (
+        "raw",
+        "fisher",
+        "fisher own length",
+        "gabor",
+        "gabor 28x23",
+        "gabor lit",
+        "PLDA",
+    )
     rows = {}
     print(f"{'unseen':<16}" + "".join(f"{n:>13}" for n in names))
     for label, test in splits(target, args.random):
@@ -132,6 +157,9 @@ def main(argv=None):
             own,
             gabor_scores(X_tr, y_tr, X_te, idx, args.components, 1),
             gabor_scores(X28[train], y_tr, X28[test], idx, args.components, 2),
+            gabor_scores(
+                *relit_copies(X28[train], y_tr), X28[test], idx, args.components, 2
+            ),
             plda_scores(X_tr, y_tr, X_te, idx, args.plda_components),
         )
         rows[label] = [roc_auc_score(same, s) for s in scores]
