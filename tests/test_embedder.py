@@ -16,6 +16,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sksiamese import SiameseEmbedder
+from sksiamese.augment import Compose, RandomFlip, RandomLighting
 from sksiamese.features import GaborFeatures
 from sksiamese.networks import MLP, ConvNet
 from sksiamese.verification import balanced_pairs
@@ -703,9 +704,16 @@ def test_fisher_augment_fits_the_discriminant_on_distorted_copies(small_digits):
     ).fit(X, y)
     assert both.fisher_[-2].n_samples_ == 5 * len(X)
     # a random distortion by name, drawn from random_state
-    light = fast(network="mlp", fisher_weight=0.5, fisher_augment="lighting")
+    light = fast(
+        network="mlp",
+        fisher_weight=0.5,
+        fisher_augment=Compose([RandomFlip(), RandomLighting()]),
+    )
     a, b = light.fit(X, y).transform(X), clone(light).fit(X, y).transform(X)
     np.testing.assert_array_equal(a, b)
+    restored = pickle.loads(pickle.dumps(light))
+    np.testing.assert_allclose(restored.transform(X), a, atol=1e-6)
+    assert restored.fisher_augment.transforms[1].gamma == 0.4
     c = clone(light).set_params(random_state=1).fit(X, y)
     plain = fast(network="mlp", fisher_weight=0.5).fit(X, y)
     assert not np.allclose(a[:, 8:], plain.transform(X)[:, 8:], atol=1e-3)
