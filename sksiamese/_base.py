@@ -335,12 +335,11 @@ class SiameseBase(BaseEstimator):
         analysis, all on the flattened samples at ``indices`` (and, with
         ``fisher_mirror``, their mirror images; with ``fisher_augment``,
         ``fisher_copies`` distorted copies of each, drawn with ``seed``).
-        Each part of the
-        embedding is divided by its median distance between samples of
-        different classes among those samples (not their mirror images
-        nor copies),
-        so that ``fisher_weight`` is the discriminant's share of a squared
-        distance whatever the scale of either part.
+        Each part of the embedding is divided by its median distance
+        between samples of different classes among those samples (not
+        their mirror images nor copies), so that ``fisher_weight`` is the
+        discriminant's share of a squared distance whatever the scale of
+        either part.
         """
         self.fisher_ = None
         if not self.fisher_weight:
@@ -396,9 +395,8 @@ class SiameseBase(BaseEstimator):
         images = torch.from_numpy(
             np.ascontiguousarray(flat.reshape(len(flat), h, w, c).transpose(0, 3, 1, 2))
         )
-        n_copies = self.fisher_copies if copies is None else copies
-        copies = []
-        for _ in range(n_copies):
+        distorted = []
+        for _ in range(self.fisher_copies if copies is None else copies):
             out = augment(images, generator)
             if not isinstance(out, torch.Tensor) or out.shape != images.shape:
                 raise ValueError(
@@ -407,8 +405,8 @@ class SiameseBase(BaseEstimator):
                     f"got {getattr(out, 'shape', type(out).__name__)}."
                 )
             out = out.detach().cpu().numpy().transpose(0, 2, 3, 1)
-            copies.append(out.reshape(len(flat), -1).astype(flat.dtype, copy=False))
-        return copies
+            distorted.append(out.reshape(len(flat), -1).astype(flat.dtype, copy=False))
+        return distorted
 
     def _check_fisher_features(self, net_shape):
         """``fisher_features="gabor"`` filters images, ``fisher_mirror``

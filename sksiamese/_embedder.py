@@ -99,8 +99,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         RandomLighting()])`` with three copies raised the discriminant's
         ROC AUC from 0.983 to 0.987 and the whole verifier's from 0.979
         to 0.981 (see the ORL benchmark). The discriminant is fitted on
-        ``1 + fisher_copies`` times the samples (twice that with
-        ``fisher_mirror``), in memory.
+        ``1 + fisher_copies`` times the samples (``2 + fisher_copies``
+        with ``fisher_mirror``), in memory.
     fisher_copies : int, default=3
         Distorted copies of each training image with ``fisher_augment``.
     test_time_augment : {"flip"} or None, default=None
