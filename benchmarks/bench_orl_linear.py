@@ -49,13 +49,13 @@ from bench_verifier_orl import (
     fisher_projection,
     flat,
     load_orl,
+    make_fisher_augment,
     pair_distances,
     split_people,
 )
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
-from sksiamese.augment import Compose, RandomFlip, RandomLighting
 from sksiamese.features import GaborFeatures
 from sksiamese.verification import balanced_pairs
 
@@ -70,7 +70,7 @@ def fisher_scores(X_train, y_train, X_test, idx, n_components):
 def relit_copies(X, y, copies=3, seed=0):
     """``X`` and ``copies`` mirrored-at-random, relit copies of it, with
     their labels."""
-    augment = Compose([RandomFlip(), RandomLighting()])
+    augment = make_fisher_augment("flip+lighting")
     generator = torch.Generator().manual_seed(seed)
     images = torch.from_numpy(np.ascontiguousarray(X[:, None]))
     out = [X] + [augment(images, generator)[:, 0].numpy() for _ in range(copies)]
