@@ -9,6 +9,11 @@ as the input of the Fisher discriminant beside the networks
 :class:`~sklearn.pipeline.Pipeline`, as a baseline that learns nothing but
 a linear model (Gabor, PCA and linear discriminant analysis, then nearest
 neighbours).
+
+:class:`FaceDescriptors` describes each face by the 128-D output of dlib's
+pretrained face network, what millions of photos of other people taught:
+estimators fitted on these rows learn from few photos of few people what
+they could not learn from pixels (optional extra ``faces``).
 """
 
 import functools

@@ -63,7 +63,9 @@ def test_layouts_and_dtypes_give_the_same_descriptors(hopper):
     gray = hopper.mean(axis=2).astype(np.uint8)
     rgb_gray = np.repeat(gray[:, :, None], 3, axis=2)
     d_gray = FaceDescriptors().fit_transform(gray[None])
-    np.testing.assert_array_equal(d_gray, FaceDescriptors().fit_transform(rgb_gray[None]))
+    np.testing.assert_array_equal(
+        d_gray, FaceDescriptors().fit_transform(rgb_gray[None])
+    )
     np.testing.assert_array_equal(
         d_gray, FaceDescriptors().fit_transform(gray[None, :, :, None])
     )
