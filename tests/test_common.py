@@ -1,9 +1,12 @@
 """scikit-learn's shared estimator checks on every public estimator."""
 
+import pytest
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import SiameseEmbedder, SiameseVerifier
+from sksiamese.features import FaceDescriptors, GaborFeatures
 
 _FAST = dict(max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0)
 
@@ -67,3 +70,25 @@ def _expected_failed(estimator):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# The image transformers read images only, (n, height, width[, channels]),
+# which the data-driven shared checks never pass; the checks of the API
+# contract need no data and run on them too.
+_API_CHECKS = (
+    "check_estimator_cloneable",
+    "check_estimator_repr",
+    "check_no_attributes_set_in_init",
+    "check_parameters_default_constructible",
+    "check_get_params_invariance",
+    "check_set_params",
+    "check_do_not_raise_errors_in_init_or_set_params",
+    "check_estimator_tags_renamed",
+)
+
+
+@pytest.mark.parametrize("check_name", _API_CHECKS)
+@pytest.mark.parametrize("transformer", [GaborFeatures(), FaceDescriptors()], ids=repr)
+def test_image_transformers_follow_the_api_contract(transformer, check_name):
+    check = getattr(estimator_checks, check_name)
+    check(type(transformer).__name__, transformer)
