@@ -421,10 +421,22 @@ class FaceDescriptors(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from sksiamese.features import FaceDescriptors  # doctest: +SKIP
-    >>> rows = FaceDescriptors().fit_transform(photos)  # doctest: +SKIP
-    >>> rows.shape  # doctest: +SKIP
-    (400, 128)
+    A photo that ships with matplotlib:
+
+    >>> import matplotlib.cbook as cbook
+    >>> import matplotlib.pyplot as plt
+    >>> from sksiamese.features import FaceDescriptors
+    >>> with cbook.get_sample_data("grace_hopper.jpg") as f:
+    ...     photo = plt.imread(f)
+    >>> photo.shape, photo.dtype
+    ((600, 512, 3), dtype('uint8'))
+    >>> faces = FaceDescriptors().fit(photo[None])
+    >>> a = faces.transform(photo[None])
+    >>> b = faces.transform(photo[None, :, ::-1])  # the mirror image
+    >>> a.shape
+    (1, 128)
+    >>> bool(np.linalg.norm(a - b) < 0.6)  # the same person
+    True
     """
 
     _parameter_constraints = {
