@@ -373,7 +373,7 @@ class FaceDescriptors(TransformerMixin, BaseEstimator):
     upsample : int, default=1
         How many times the detector doubles the image before it searches:
         it finds faces down to about 80 pixels across at 0, 40 at 1, and is
-        about four times slower per doubling.
+        several times slower for each doubling.
     detect : bool, default=True
         Whether to search each image for a face. False: every image is
         taken to be a face crop, its whole extent as the face box (faster,

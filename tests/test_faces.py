@@ -181,3 +181,35 @@ def test_unseen_orl_people_verified_on_descriptors(shared_data):
     assert np.mean(verifier.predict(pairs) == same) > 0.95
     proba = verifier.predict_proba(pairs)[:, 1]
     assert proba[same == 1].mean() > 0.8 > 0.2 > proba[same == 0].mean()
+
+
+def test_pipeline_from_photos_to_a_classifier(shared_data):
+    """Photos in, names out: descriptors, an embedder and 1-NN in a
+    Pipeline, cross-validated on the photos of 6 ORL people."""
+    path = shared_data / "orl_faces.npz"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from sksiamese import SiameseEmbedder
+
+    data = np.load(path)
+    keep = np.isin(data["target"], [0, 5, 12, 21, 30, 33])
+    X, y = data["images"][keep], data["target"][keep]
+    pipe = make_pipeline(
+        FaceDescriptors(detect=False),
+        SiameseEmbedder(
+            network_params={"hidden": ()},
+            embedding_dim=32,
+            max_epochs=5,
+            device="cpu",
+            random_state=0,
+        ),
+        KNeighborsClassifier(n_neighbors=1),
+    )
+    scores = cross_val_score(
+        pipe, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0)
+    )
+    assert scores.min() >= 0.9
