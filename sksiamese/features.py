@@ -74,6 +74,20 @@ def _block_mean(maps, pool):
     return maps[:, :h, :w].reshape(n, h // pool, pool, w // pool, pool).mean((2, 4))
 
 
+def _image_shape(transformer, sample_shape, what):
+    """``(channels, height, width)`` of the samples of an image transformer
+    (whose ``input_shape`` may lay rows out as images); feature rows are
+    refused, with ``what`` the transformer does."""
+    shape = network_input_shape(sample_shape, transformer.input_shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"{type(transformer).__name__} {what}, but the samples are feature "
+            f"rows of shape {tuple(sample_shape)}. Pass images (n, height, "
+            "width[, channels]) or set input_shape=(height, width)."
+        )
+    return shape
+
+
 class GaborFeatures(TransformerMixin, BaseEstimator):
     """Magnitudes of Gabor filter responses of images, as feature rows.
 
@@ -217,15 +231,7 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def _image_shape(self, sample_shape):
-        """``(channels, height, width)`` of the samples; feature rows refused."""
-        shape = network_input_shape(sample_shape, self.input_shape)
-        if len(shape) != 3:
-            raise ValueError(
-                f"GaborFeatures filters images, but the samples are feature "
-                f"rows of shape {tuple(sample_shape)}. Pass images (n, height, "
-                "width[, channels]) or set input_shape=(height, width)."
-            )
-        return shape
+        return _image_shape(self, sample_shape, "filters images")
 
     def transform(self, X):
         """Gabor magnitude features of images.
@@ -497,14 +503,7 @@ class FaceDescriptors(TransformerMixin, BaseEstimator):
         return self
 
     def _image_shape(self, sample_shape):
-        """``(channels, height, width)``; feature rows and odd channels refused."""
-        shape = network_input_shape(sample_shape, self.input_shape)
-        if len(shape) != 3:
-            raise ValueError(
-                f"FaceDescriptors describes faces in images, but the samples "
-                f"are feature rows of shape {tuple(sample_shape)}. Pass images "
-                "(n, height, width[, 3]) or set input_shape=(height, width)."
-            )
+        shape = _image_shape(self, sample_shape, "describes faces in images")
         if shape[0] not in (1, 3):
             raise ValueError(
                 f"FaceDescriptors reads grayscale or RGB images, but the "
