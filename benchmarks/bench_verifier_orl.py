@@ -588,7 +588,6 @@ def evaluate(args):
         X_train = quietly(describe.transform, images[train])
     verifier.fit(X_train, y_train)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    roc_auc_descriptors = None
     if args.features == "dlib":
         X_test = quietly(describe.transform, images[test])
 
@@ -606,8 +605,11 @@ def evaluate(args):
     fisher_d = fisherfaces(
         pixels_train, y_train, pixels_test, idx, args.fisher_components
     )
-    if args.features == "dlib":
-        roc_auc_descriptors = roc_auc_score(same, -pair_distances(X_test, idx))
+    roc_auc_descriptors = (
+        roc_auc_score(same, -pair_distances(X_test, idx))
+        if args.features == "dlib"
+        else None
+    )
     auc_networks, auc_discriminant = part_aucs(verifier, X_test, idx, same)
     closed, closed_raw, open_set, open_strict = one_shot(
         verifier, X_test, y_test, images[test]
