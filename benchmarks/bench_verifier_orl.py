@@ -223,6 +223,8 @@ def make_verifier(args):
             "batch_norm": args.batch_norm,
             "pool": args.network_pool,
         }
+    elif args.network == "linear":
+        network_params = None
     else:
         network_params = {
             "channels": tuple(args.channels),
@@ -418,7 +420,14 @@ def parse_args(argv=None):
         "--downsample blocks), or dlib's pretrained face descriptors of the "
         "full photos (FaceDescriptors)",
     )
-    parser.add_argument("--network", choices=["mlp", "conv"], default="mlp")
+    parser.add_argument(
+        "--network",
+        choices=["mlp", "conv", "linear"],
+        default="mlp",
+        help="linear: a linear map that starts as the identity (LinearMap; "
+        "needs --embedding-dim equal to the input width, 128 for --features "
+        "dlib)",
+    )
     parser.add_argument(
         "--hidden",
         type=int,
@@ -543,7 +552,7 @@ def parse_args(argv=None):
     if args.features == "dlib":
         image_only = {
             "--augment": args.augment not in (None, "none"),
-            "--network conv": args.network != "mlp",
+            "--network conv": args.network == "conv",
             "--network-pool": args.network_pool != 1,
             "--fisher-features gabor": args.fisher_features != "pixels",
             "--fisher-augment": args.fisher_augment != "none",

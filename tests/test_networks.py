@@ -8,6 +8,7 @@ from torch import nn
 from sksiamese import SiameseEmbedder
 from sksiamese.networks import (
     MLP3,
+    LinearMap,
     NETWORKS,
     ConvBNNet,
     FaceConvNet,
@@ -44,8 +45,15 @@ def tiny_images(size=16, n_classes=4, per_class=5, channels=None, seed=0):
 @pytest.mark.parametrize("name", sorted(set(NETWORKS) - {"resnet50"}))
 def test_named_network_trains_one_epoch(name):
     X, y = tiny_images()
+    # the identity needs as many outputs as inputs; 8 of 256 start at random
+    params = {"init": "random"} if name == "linear" else None
     emb = SiameseEmbedder(
-        network=name, embedding_dim=8, max_epochs=1, device="cpu", random_state=0
+        network=name,
+        network_params=params,
+        embedding_dim=8,
+        max_epochs=1,
+        device="cpu",
+        random_state=0,
     ).fit(X, y)
     assert isinstance(emb.module_.backbone, NETWORKS[name])
     Z = emb.transform(X)
@@ -68,10 +76,12 @@ def test_resnet50_trains_one_epoch():
     assert np.all(np.isfinite(emb.history_[:, "train_loss"]))
 
 
-@pytest.mark.parametrize("name", ["mlp", "mlp3"])
+@pytest.mark.parametrize("name", ["mlp", "mlp3", "linear"])
 def test_dense_networks_take_feature_rows(name):
     X, y = tiny_images(size=4)
-    emb = SiameseEmbedder(network=name, max_epochs=1, device="cpu", random_state=0)
+    emb = SiameseEmbedder(
+        network=name, embedding_dim=16, max_epochs=1, device="cpu", random_state=0
+    )
     emb.fit(X.reshape(len(X), -1), y)
     assert emb.network_input_shape_ == (16,)
 
@@ -220,3 +230,40 @@ def test_resnet50_bad_weights():
         build_network("resnet50", (3, 32, 32), 8, {"weights": "IMAGENET_XL"})
     with pytest.raises(ValueError, match="unknown blocks"):
         build_network("resnet50", (3, 32, 32), 8, {"trainable_layers": ["layer9"]})
+
+
+# ---- the linear map that starts as the identity -----------------------------
+
+
+def test_linear_map_starts_as_the_identity_and_learns_from_there():
+    x = torch.randn(5, 1, 3, 4)
+    net = LinearMap((1, 3, 4), embedding_dim=12)
+    assert torch.equal(net(x), x.reshape(5, 12))  # images are flattened
+    rows = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    y = np.repeat(np.arange(4), 10)
+    emb = SiameseEmbedder(
+        network="linear",
+        embedding_dim=6,
+        normalize=False,
+        max_epochs=0,
+        device="cpu",
+        random_state=0,
+    )
+    # no epoch: the embedding is the rows themselves
+    np.testing.assert_allclose(emb.fit(rows, y).transform(rows), rows, atol=1e-6)
+    trained = emb.set_params(max_epochs=3).fit(rows, y).transform(rows)
+    assert not np.allclose(trained, rows, atol=1e-3)
+    # a random start is not the identity
+    random = LinearMap((6,), embedding_dim=6, init="random")
+    assert not torch.allclose(random(torch.from_numpy(rows)), torch.from_numpy(rows))
+    assert LinearMap((6,), embedding_dim=3, init="random")(torch.zeros(2, 6)).shape == (
+        2,
+        3,
+    )
+
+
+def test_linear_map_errors_say_what_to_set():
+    with pytest.raises(ValueError, match="Set embedding_dim=128"):
+        build_network("linear", (128,), 64)
+    with pytest.raises(ValueError, match="init must be"):
+        LinearMap((4,), embedding_dim=4, init="zeros")

@@ -10,6 +10,9 @@ so the estimator's parameter is never trained in place.
 The registered names:
 
 * ``"mlp"``: :class:`MLP`, dense ReLU layers (256, 256) with dropout 0.1.
+* ``"linear"``: :class:`LinearMap`, a linear map that starts as the
+  identity, for rows that already are an embedding (pretrained
+  descriptors).
 * ``"mlp3"``: :class:`MLP3`, three dense ReLU layers of 128 with dropout
   0.1, the network of the Keras MNIST Siamese example trained with RMSprop.
 * ``"conv"``: :class:`ConvNet`, 3x3 convolution and batch-norm stages that
@@ -34,11 +37,12 @@ from torch import nn
 
 from .backbones import ResNet50
 from .conv import ConvBNNet, ConvNet, FaceConvNet, SmallConvNet
-from .mlp import MLP, MLP3
+from .mlp import MLP, MLP3, LinearMap
 
 __all__ = [
     "MLP",
     "MLP3",
+    "LinearMap",
     "ConvNet",
     "SmallConvNet",
     "ConvBNNet",
@@ -52,6 +56,7 @@ __all__ = [
 NETWORKS = {
     "mlp": MLP,
     "mlp3": MLP3,
+    "linear": LinearMap,
     "conv": ConvNet,
     "small_conv": SmallConvNet,
     "conv_bn": ConvBNNet,
@@ -108,7 +113,7 @@ def build_network(network, input_shape, embedding_dim, network_params=None):
                 "instance, or a callable returning one."
             )
         network = NETWORKS[name]
-        if issubclass(network, MLP):
+        if issubclass(network, (MLP, LinearMap)):
             pass
         elif len(input_shape) != 3:
             raise ValueError(

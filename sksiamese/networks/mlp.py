@@ -2,9 +2,10 @@
 
 import math
 
+import torch
 from torch import nn
 
-__all__ = ["MLP", "MLP3"]
+__all__ = ["MLP", "MLP3", "LinearMap"]
 
 
 class MLP(nn.Module):
@@ -130,3 +131,56 @@ class MLP3(MLP):
             dropout=dropout,
             output_relu=output_relu,
         )
+
+
+class LinearMap(nn.Module):
+    """A linear map of feature rows that starts as the identity.
+
+    For rows that are already a good embedding, such as the descriptors of a
+    pretrained network (:class:`~sksiamese.features.FaceDescriptors`):
+    training starts from the rows' own distances and only refines them,
+    rather than from a random projection that must first relearn what the
+    rows knew. Images are flattened.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one sample.
+    embedding_dim : int, default=64
+        Width of the output. With ``init="identity"`` it must equal the
+        number of input values.
+    init : {"identity", "random"}, default="identity"
+        ``"identity"``: weights the identity matrix and biases zero, so the
+        untrained map returns its input. ``"random"``: PyTorch's default
+        initialisation of a linear layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = LinearMap((4,), embedding_dim=4)
+    >>> x = torch.randn(3, 4)
+    >>> bool(torch.equal(net(x), x))
+    True
+    """
+
+    def __init__(self, input_shape, embedding_dim=64, init="identity"):
+        super().__init__()
+        width = math.prod(input_shape)
+        if init not in ("identity", "random"):
+            raise ValueError(f"init must be 'identity' or 'random'; got {init!r}.")
+        if init == "identity" and embedding_dim != width:
+            raise ValueError(
+                f"LinearMap starts as the identity, which needs embedding_dim "
+                f"equal to the {width} input values, but embedding_dim="
+                f"{embedding_dim}. Set embedding_dim={width}, or "
+                "network_params={'init': 'random'}."
+            )
+        self.flatten = nn.Flatten()
+        self.linear = nn.Linear(width, embedding_dim)
+        if init == "identity":
+            with torch.no_grad():
+                self.linear.weight.copy_(torch.eye(width))
+                self.linear.bias.zero_()
+
+    def forward(self, x):
+        return self.linear(self.flatten(x))
