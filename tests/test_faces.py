@@ -166,10 +166,9 @@ def test_unseen_orl_people_verified_on_descriptors(shared_data):
         D = FaceDescriptors().fit_transform(images)
     train = y < 14
     verifier = SiameseVerifier(
-        network_params={"hidden": (), "dropout": 0.0},
+        network="linear",  # starts as the identity: the descriptors' distances
         embedding_dim=128,
-        fisher_weight=0.5,
-        fisher_components=13,
+        calibration_cv=4,
         device="cpu",
         random_state=0,
     ).fit(D[train], y[train])
@@ -201,8 +200,8 @@ def test_pipeline_from_photos_to_a_classifier(shared_data):
     pipe = make_pipeline(
         FaceDescriptors(detect=False),
         SiameseEmbedder(
-            network_params={"hidden": ()},
-            embedding_dim=32,
+            network="linear",
+            embedding_dim=128,
             max_epochs=5,
             device="cpu",
             random_state=0,

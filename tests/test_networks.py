@@ -8,10 +8,10 @@ from torch import nn
 from sksiamese import SiameseEmbedder
 from sksiamese.networks import (
     MLP3,
-    LinearMap,
     NETWORKS,
     ConvBNNet,
     FaceConvNet,
+    LinearMap,
     SmallConvNet,
     build_network,
 )
