@@ -70,7 +70,8 @@ pretrained on about three million photos of other people), computed from
 the full 112x92 photos; the time to describe the 300 training photos is
 counted in the ``fit`` time. The verifier then learns on these rows from
 the 30 training people as on photos, without distortions (rows cannot be
-mirrored or relit). The ROC AUC of the plain Euclidean distance between
+mirrored or relit); ``--network linear`` makes its network a linear map
+that starts as the identity (:class:`~sksiamese.networks.LinearMap`). The ROC AUC of the plain Euclidean distance between
 descriptors is printed beside the others. Needs ``pip install
 'sksiamese[faces]'``.
 
@@ -90,8 +91,9 @@ Usage::
     python benchmarks/bench_verifier_orl.py --downsample 4 --network-pool 2 \
         --fisher-features gabor --gabor-pool 2 --test-time-augment flip \
         --fisher-augment flip+lighting --fisher-components 100
-    python benchmarks/bench_verifier_orl.py --features dlib --hidden \
-        --n-networks 1 --embedding-dim 128 --fisher-components 29
+    python benchmarks/bench_verifier_orl.py --features dlib --network linear \
+        --n-networks 1 --embedding-dim 128 --fisher-weight 0 --loss triplet \
+        --epochs 20 --lr 1e-3 --m-per-class 4 --batch-size 128 --no-cosine
     python benchmarks/bench_verifier_orl.py --data path/to/orl_faces.npz
 
 The data file is the one described in ``../shared/data/README.md``.
