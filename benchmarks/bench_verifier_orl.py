@@ -71,9 +71,9 @@ the full 112x92 photos; the time to describe the 300 training photos is
 counted in the ``fit`` time. The verifier then learns on these rows from
 the 30 training people as on photos, without distortions (rows cannot be
 mirrored or relit); ``--network linear`` makes its network a linear map
-that starts as the identity (:class:`~sksiamese.networks.LinearMap`). The ROC AUC of the plain Euclidean distance between
-descriptors is printed beside the others. Needs ``pip install
-'sksiamese[faces]'``.
+that starts as the identity (:class:`~sksiamese.networks.LinearMap`).
+The ROC AUC of the plain Euclidean distance between descriptors is
+printed beside the others. Needs ``pip install 'sksiamese[faces]'``.
 
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
 and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
