@@ -74,21 +74,34 @@ def _block_mean(maps, pool):
     return maps[:, :h, :w].reshape(n, h // pool, pool, w // pool, pool).mean((2, 4))
 
 
-def _image_shape(transformer, sample_shape, what):
-    """``(channels, height, width)`` of the samples of an image transformer
-    (whose ``input_shape`` may lay rows out as images); feature rows are
-    refused, with ``what`` the transformer does."""
-    shape = network_input_shape(sample_shape, transformer.input_shape)
-    if len(shape) != 3:
-        raise ValueError(
-            f"{type(transformer).__name__} {what}, but the samples are feature "
-            f"rows of shape {tuple(sample_shape)}. Pass images (n, height, "
-            "width[, channels]) or set input_shape=(height, width)."
-        )
-    return shape
+class _ImageTransformer(TransformerMixin, BaseEstimator):
+    """What the image transformers share: feature rows refused (``_reads``
+    says what the transformer does with images) and the tags of an
+    estimator that takes 3-D or 4-D image arrays."""
+
+    _reads = "reads images"
+
+    def _image_shape(self, sample_shape):
+        """``(channels, height, width)`` of the samples (``input_shape`` may
+        lay rows out as images); feature rows are refused."""
+        shape = network_input_shape(sample_shape, self.input_shape)
+        if len(shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} {self._reads}, but the samples are "
+                f"feature rows of shape {tuple(sample_shape)}. Pass images (n, "
+                "height, width[, channels]) or set input_shape=(height, width)."
+            )
+        return shape
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = True
+        return tags
 
 
-class GaborFeatures(TransformerMixin, BaseEstimator):
+class GaborFeatures(_ImageTransformer):
     """Magnitudes of Gabor filter responses of images, as feature rows.
 
     Each image (colour images: the mean of their channels) is filtered by
@@ -163,6 +176,8 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
     (4, 336)
     """
 
+    _reads = "filters images"
+
     _parameter_constraints = {
         "n_scales": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_orientations": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -230,9 +245,6 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(self.kernels_) * h * w
         return self
 
-    def _image_shape(self, sample_shape):
-        return _image_shape(self, sample_shape, "filters images")
-
     def transform(self, X):
         """Gabor magnitude features of images.
 
@@ -282,13 +294,6 @@ class GaborFeatures(TransformerMixin, BaseEstimator):
             ],
             dtype=object,
         )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        tags.requires_fit = True
-        return tags
 
 
 _FACES_HELP = (
@@ -346,7 +351,7 @@ def _face_models(model_path, landmarks_path):
     )
 
 
-class FaceDescriptors(TransformerMixin, BaseEstimator):
+class FaceDescriptors(_ImageTransformer):
     """128-D face descriptors from dlib's pretrained ResNet, as feature rows.
 
     Each image goes through dlib's face pipeline: the largest face found by
@@ -447,6 +452,8 @@ class FaceDescriptors(TransformerMixin, BaseEstimator):
     True
     """
 
+    _reads = "describes faces in images"
+
     _parameter_constraints = {
         "upsample": [Interval(numbers.Integral, 0, None, closed="left")],
         "detect": ["boolean"],
@@ -505,7 +512,7 @@ class FaceDescriptors(TransformerMixin, BaseEstimator):
         return self
 
     def _image_shape(self, sample_shape):
-        shape = _image_shape(self, sample_shape, "describes faces in images")
+        shape = super()._image_shape(sample_shape)
         if shape[0] not in (1, 3):
             raise ValueError(
                 f"FaceDescriptors reads grayscale or RGB images, but the "
@@ -595,10 +602,3 @@ class FaceDescriptors(TransformerMixin, BaseEstimator):
         return np.asarray(
             [f"face{i}" for i in range(self.n_features_out_)], dtype=object
         )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        tags.requires_fit = True
-        return tags
