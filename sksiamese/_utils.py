@@ -1,0 +1,158 @@
+"""Private helpers used by more than one module of the package.
+
+Each lives here once: validators of the inputs that several public
+functions take (same/different flags, label vectors), the docstring filler
+that writes shared parameter documentation once, and small numerical
+helpers. Nothing here imports torch.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_labels",
+    "check_same",
+    "fill_doc",
+    "unit_rows",
+]
+
+
+def fill_doc(**fragments):
+    """Decorator that writes shared parameter documentation into docstrings.
+
+    Each ``{name}`` in the decorated object's docstring is replaced by
+    ``fragments[name]``; the fragments are written once, next to the code
+    they describe, and every function or class that takes the parameter
+    shows the same words.
+
+    Examples
+    --------
+    >>> X_DOC = "X : array-like\\n        Samples."
+    >>> @fill_doc(X=X_DOC)
+    ... def f(X):
+    ...     '''Do it.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     {X}
+    ...     '''
+    >>> "Samples." in f.__doc__
+    True
+    """
+
+    def decorate(obj):
+        doc = obj.__doc__
+        for name, text in fragments.items():
+            doc = doc.replace("{" + name + "}", text)
+        obj.__doc__ = doc
+        return obj
+
+    return decorate
+
+
+def check_labels(y, n_samples=None, name="y"):
+    """A 1-D label array, of ``n_samples`` entries when given, without NaN
+    or None.
+
+    Labels are returned as given (same values, same dtype; a column vector
+    is raveled), so that what a user passes in is what comes back out.
+    """
+    if y is None:
+        raise ValueError(f"{name} is required.")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, one label per sample; got shape {y.shape}.")
+    if n_samples is not None and y.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {y.shape[0]} entries but there are {n_samples} samples; "
+            "they must have the same length."
+        )
+    missing = _missing(y)
+    if missing.any():
+        where = np.flatnonzero(missing)[:5].tolist()
+        raise ValueError(
+            f"{name} holds missing labels (NaN or None) at positions {where}; "
+            "every sample needs a label. Drop those samples or give them one."
+        )
+    return y
+
+
+def _missing(y):
+    """Which entries of a label array are NaN or None."""
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind == "O":
+        return np.array(
+            [v is None or (isinstance(v, numbers.Real) and v != v) for v in y],
+            dtype=bool,
+        )
+    return np.zeros(len(y), dtype=bool)
+
+
+def check_same(same, n_pairs=None, *, both=True, name="same"):
+    """Same/different flags of pairs as a boolean array.
+
+    The one validator of such flags in the package: every function and
+    method that takes them calls it, and calls them ``same``.
+
+    Parameters
+    ----------
+    same : array-like of shape (n_pairs,)
+        1 (or True) where both samples of a pair show the same class, 0 (or
+        False) where they do not.
+    n_pairs : int, default=None
+        The number of pairs the flags must describe.
+    both : bool, default=True
+        Whether both values must occur (as fitting and ROC curves need).
+    name : str, default="same"
+        Name used in error messages.
+
+    Returns
+    -------
+    same : ndarray of bool of shape (n_pairs,)
+    """
+    same = np.asarray(same)
+    if same.ndim == 2 and same.shape[1] == 1:
+        same = same.ravel()
+    if same.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D, one flag per pair; got an array of shape "
+            f"{same.shape}."
+        )
+    if n_pairs is not None and len(same) != n_pairs:
+        raise ValueError(
+            f"{name} must hold one flag per pair ({n_pairs}); got {len(same)}."
+        )
+    if same.dtype.kind not in "biuf" and len(same):
+        raise ValueError(
+            f"{name} must hold 1 (or True) for same pairs and 0 (or False) for "
+            f"different pairs; got values of type {same.dtype}. For class "
+            "labels, pass them as y to fit."
+        )
+    values = set(np.unique(same).tolist()) if len(same) else set()
+    if not values <= {0, 1}:
+        shown = sorted(values, key=repr)[:5]
+        raise ValueError(
+            f"{name} must hold 1 (or True) for same pairs and 0 (or False) for "
+            f"different pairs; got values {shown}. For class labels, pass them "
+            "as y to fit."
+        )
+    if both and len(values) < 2:
+        raise ValueError(
+            f"{name} must contain both same (1) and different (0) pairs; got "
+            f"only {'same' if values == {1} else 'different'} pairs."
+            if values
+            else f"{name} must contain both same (1) and different (0) pairs; "
+            "got none."
+        )
+    return same.astype(bool)
+
+
+def unit_rows(matrix):
+    """Rows of a float matrix scaled to unit L2 norm, in its own dtype;
+    all-zero rows stay zero."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, np.finfo(matrix.dtype).tiny)
