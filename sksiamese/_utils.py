@@ -64,7 +64,9 @@ def check_labels(y, n_samples=None, name="y"):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, one label per sample; got shape {y.shape}.")
+        raise ValueError(
+            f"{name} must be 1-D, one label per sample; got shape {y.shape}."
+        )
     if n_samples is not None and y.shape[0] != n_samples:
         raise ValueError(
             f"{name} has {y.shape[0]} entries but there are {n_samples} samples; "
@@ -145,8 +147,7 @@ def check_same(same, n_pairs=None, *, both=True, name="same"):
             f"{name} must contain both same (1) and different (0) pairs; got "
             f"only {'same' if values == {1} else 'different'} pairs."
             if values
-            else f"{name} must contain both same (1) and different (0) pairs; "
-            "got none."
+            else f"{name} must contain both same (1) and different (0) pairs; got none."
         )
     return same.astype(bool)
 
