@@ -3,6 +3,7 @@
 from ._embedder import SiameseEmbedder
 from ._verifier import SiameseVerifier
 from .evaluation import RetrievalEvaluator, make_retrieval_scorer, one_shot_evaluate
+from .gallery import Gallery
 from .plotting import (
     DistanceHistogramDisplay,
     EmbeddingDisplay,
@@ -17,6 +18,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DistanceHistogramDisplay",
     "EmbeddingDisplay",
+    "Gallery",
     "NeighborsDisplay",
     "PairsDisplay",
     "RetrievalEvaluator",

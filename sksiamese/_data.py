@@ -21,7 +21,15 @@ import numpy as np
 import torch
 from sklearn.utils.validation import _check_feature_names, check_array
 
-__all__ = ["validate_samples", "network_input_shape", "to_batch", "encode_labels"]
+from ._utils import check_labels, unique_codes
+
+__all__ = [
+    "check_pairs",
+    "encode_labels",
+    "network_input_shape",
+    "to_batch",
+    "validate_samples",
+]
 
 
 def _shape_tuple(input_shape):
@@ -92,6 +100,41 @@ def validate_samples(estimator, X, *, reset, name="X"):
     return X
 
 
+def check_pairs(pairs, sample_shape=None, estimator=None):
+    """``pairs`` as an array of shape ``(n_pairs, 2, *sample_shape)``.
+
+    Parameters
+    ----------
+    pairs : array-like of shape (n_pairs, 2, ...)
+        Two samples per pair.
+    sample_shape : tuple of int, default=None
+        The shape each sample must have (that of the fitted samples);
+        ``None`` accepts any.
+    estimator : estimator, default=None
+        Named in the error when the sample shape differs.
+    """
+    if not hasattr(pairs, "shape") or not hasattr(pairs, "dtype"):
+        pairs = np.asarray(pairs)
+    shape = tuple(pairs.shape)
+    expected = "(n_pairs, 2, ...)"
+    if sample_shape is not None:
+        expected = "(n_pairs, 2, " + ", ".join(map(str, sample_shape)) + ")"
+    if len(shape) < 3 or shape[1] != 2:
+        raise ValueError(
+            f"pairs must be an array of shape {expected}: two samples per "
+            f"pair, each laid out as in fit; got shape {shape}. To pair "
+            "samples A[i] and B[i], pass np.stack([A, B], axis=1)."
+        )
+    if sample_shape is not None and shape[2:] != tuple(sample_shape):
+        name = type(estimator).__name__ if estimator is not None else "the estimator"
+        raise ValueError(
+            f"pairs have samples of shape {shape[2:]}, but {name} was fitted "
+            f"on samples of shape {tuple(sample_shape)}; pairs must have shape "
+            f"{expected}."
+        )
+    return pairs
+
+
 def network_input_shape(sample_shape, input_shape=None):
     """Shape of one sample as the network sees it.
 
@@ -148,15 +191,14 @@ def to_batch(X, indices, net_shape, device="cpu", channels_last=False):
 def encode_labels(y):
     """Validate class labels and encode them as ``0..n_classes-1``.
 
-    Raises a ``ValueError`` for a single class or a class with one sample,
-    since neither allows the positive and negative pairs that training needs.
+    Labels are kept as given (see :func:`sksiamese._utils.unique_codes`);
+    NaN and None are refused. Raises a ``ValueError`` for a single class or
+    a class with one sample, since neither allows the positive and
+    negative pairs that training needs.
     """
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(
-            f"y must be 1-D, one class label per sample; got shape {y.shape}."
-        )
-    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    y = check_labels(y)
+    classes, codes = unique_codes(y)
+    counts = np.bincount(codes, minlength=len(classes))
     if len(classes) < 2:
         raise ValueError(
             f"y holds one class only ({classes[0]!r}); a Siamese network learns "
@@ -172,4 +214,4 @@ def encode_labels(y):
             "2 samples to form a positive pair. Remove such classes or add "
             "samples."
         )
-    return classes, codes.astype(np.int64), counts
+    return classes, codes, counts

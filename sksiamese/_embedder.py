@@ -1,122 +1,96 @@
-"""SiameseEmbedder: learn an embedding from class labels."""
+"""SiameseEmbedder: learn an embedding from class labels or labelled pairs.
 
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils.validation import check_is_fitted
+The samples' way through ``fit``: :mod:`._data` validates them and records
+their shape; :mod:`.networks` builds the encoder for that shape;
+:mod:`.sampling` (through the sample sets of :mod:`._training`) turns the
+labels into index tuples, afresh every epoch; :mod:`._training` gathers the
+batches those tuples name and trains the encoder with :mod:`.losses` and
+:mod:`.mining`. ``transform`` validates the samples the same way and embeds
+them batch by batch (:func:`._training.embed`).
+"""
 
-from ._base import SiameseBase
-from ._data import validate_samples
+import copy
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from skorch.callbacks import EarlyStopping, ProgressBar
+from torch import nn
+
+from ._data import (
+    check_pairs,
+    encode_labels,
+    network_input_shape,
+    validate_samples,
+)
+from ._training import (
+    OPTIMIZERS,
+    Encoder,
+    EpochLoader,
+    PairSet,
+    PresetSplit,
+    SampleSet,
+    SiameseNet,
+    embed,
+    output_width,
+    resolve_device,
+    seeded,
+    silent,
+)
+from ._utils import check_same, fill_doc
+from .augment import AUGMENTATIONS, make_augment
+from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
+from .mining import MINERS
+from .networks import NETWORKS, build_network
+from .sampling import pair_components, split_pairs, stratified_holdout
 
 __all__ = ["SiameseEmbedder"]
 
+_NETWORK_NAMES = ", ".join(f'"{name}"' for name in ["auto", *NETWORKS])
 
-class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SiameseBase):
+
+@fill_doc(network_names=_NETWORK_NAMES)
+class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Learn an embedding in which samples of the same class are close.
 
     ``fit(X, y)`` trains a Siamese encoder on pairs or triplets that it draws
     from the class labels, afresh every epoch, as indices into ``X``;
-    ``transform(X)`` returns the embeddings. The embeddings suit
-    :class:`~sklearn.neighbors.KNeighborsClassifier`, retrieval and
-    verification.
+    :meth:`fit_pairs` trains it on labelled pairs instead, for data without
+    class labels. ``transform(X)`` returns the embeddings. They suit
+    :class:`~sklearn.neighbors.KNeighborsClassifier`, retrieval, and
+    :class:`~sksiamese.SiameseVerifier`, which calibrates same/different
+    answers on top of an embedder.
+
+    The embedder learns the network and nothing else: features computed
+    beside it (a Fisher discriminant, pretrained descriptors), several
+    networks side by side, or steps before it are scikit-learn pieces that
+    compose with it in a :class:`~sklearn.pipeline.Pipeline` or
+    :class:`~sklearn.pipeline.FeatureUnion` (see the user guide).
 
     Parameters
     ----------
-    network : {"auto", "mlp", "mlp3", "conv", "small_conv", "conv_bn", \
-            "face_conv", "resnet50"}, torch.nn.Module class, callable or \
+    network : {{network_names}}, torch.nn.Module class, callable or \
             instance, default="auto"
         The encoder. ``"auto"`` picks :class:`~sksiamese.networks.MLP` for
-        feature rows and :class:`~sksiamese.networks.ConvNet` for images.
-        Classes and factories receive ``input_shape`` (``(n_features,)`` or
-        ``(channels, height, width)``) and ``embedding_dim`` when their
-        signature accepts them; instances are deep-copied before training.
-        The other names are the networks of classic Keras Siamese examples
-        and a ResNet-50 backbone (which needs torchvision), described in
-        :mod:`sksiamese.networks`.
+        feature rows and :class:`~sksiamese.networks.ConvNet` for images;
+        the other names are those of :data:`sksiamese.networks.NETWORKS`,
+        described in :mod:`sksiamese.networks`. Classes and factories
+        receive ``input_shape`` (``(n_features,)`` or ``(channels, height,
+        width)``) and ``embedding_dim`` when their signature accepts them;
+        instances are deep-copied before training.
     network_params : dict, default=None
         Extra keyword arguments for the network constructor, for example
         ``{"hidden": (512, 512), "dropout": 0.2}``.
-    n_networks : int, default=1
-        Number of networks trained, each from its own initialisation,
-        tuples and distortions, on the same data. Their embeddings are
-        concatenated (scaled so that a squared distance is the mean of the
-        networks' squared distances), which averages out their individual
-        errors: on faces of people never seen in training, three networks
-        raised the ROC AUC from 0.982 to 0.986. Fitting and embedding
-        take ``n_networks`` times as long, and ``embedding_dim_`` is
-        ``n_networks * embedding_dim``.
-    fisher_weight : float in [0, 1), default=0.0
-        Share of a Fisher linear discriminant in the embedding. Above 0, a
-        whitened principal component analysis to ``fisher_components``
-        dimensions and a linear discriminant analysis are fitted in closed
-        form on the flattened training samples, and the discriminant's
-        unit-length projection is appended to the networks' embedding.
-        Each part is divided by its median distance between training
-        samples of different classes, so that a squared distance is
-        ``1 - fisher_weight`` times the networks' plus ``fisher_weight``
-        times the discriminant's. On small sets of aligned images, faces
-        above all (Fisherfaces), the discriminant errs on other pairs than
-        the networks, and the two together generalise to new classes
-        better than either (see the ORL benchmark). The networks train as
-        without it; ``embedding_dim_`` grows by at most ``n_classes - 1``.
-    fisher_features : {"pixels", "gabor"} or transformer, default="pixels"
-        What the discriminant of ``fisher_weight`` is fitted on.
-        ``"pixels"``: the flattened samples (Fisherfaces). ``"gabor"``: the
-        magnitudes of the images' responses to a bank of Gabor filters
-        (:class:`~sksiamese.features.GaborFeatures`, images only), which
-        describe faces by the edges and textures around the eyes, nose and
-        mouth rather than by brightness, and change less from one photo of
-        a person to another: on faces of unseen people the discriminant
-        alone ranks pairs better on Gabor features than on pixels (see the
-        ORL benchmark). A scikit-learn transformer is cloned and fitted on
-        the flattened training samples (a row per sample, images
-        channels-last); its output takes the place of the pixels. A
-        :class:`~sksiamese.features.GaborFeatures` without ``input_shape``
-        is given the images' shape, so ``GaborFeatures(pool=2)`` is
-        ``"gabor"`` with coarser maps, for larger images.
-    fisher_components : int, default=50
-        Principal components kept before the discriminant, at most the
-        number of training samples minus the number of classes.
-    fisher_mirror : bool, default=False
-        Fit the discriminant on the training samples and their left-right
-        mirror images (images only), twice the samples, for images whose
-        class mirroring does not change; it suits
-        ``test_time_augment="flip"``, which averages the two views at
-        prediction, and more ``fisher_components``, which twice the
-        samples support. On faces of unseen people, with Gabor features,
-        ``fisher_components=100`` and flips at test time, it raised the
-        ROC AUC from 0.979 to 0.983 and one-shot identification from 0.918
-        to 0.931, and left the accuracy at the automatic threshold about
-        level (0.939, against 0.941 without it; see the ORL benchmark).
-    fisher_augment : str, callable or None, default=None
-        Also fit the discriminant on ``fisher_copies`` distorted copies of
-        each training image (images only): a name of
-        :data:`~sksiamese.augment.AUGMENTATIONS` or a callable
-        ``augment(batch, generator)``, as for ``augment``, drawn once at
-        ``fit`` with a generator seeded from ``random_state``. The
-        discriminant's within-class scatter then holds the distortions too,
-        so its projection learns to ignore them: lighting above all, which
-        a linear model cannot learn to ignore from a few photos per
-        person. On faces of unseen people, ``Compose([RandomFlip(),
-        RandomLighting()])`` with three copies raised the discriminant's
-        ROC AUC from 0.983 to 0.987 and the whole verifier's from 0.979
-        to 0.981 (see the ORL benchmark). The discriminant is fitted on
-        ``1 + fisher_copies`` times the samples (``2 + fisher_copies``
-        with ``fisher_mirror``), in memory.
-    fisher_copies : int, default=3
-        Distorted copies of each training image with ``fisher_augment``.
-    test_time_augment : {"flip"} or None, default=None
-        ``"flip"``: the embedding of an image is the mean of its
-        embeddings and its left-right mirror image's, for images that
-        mirroring leaves in their class, faces above all (networks trained
-        with ``augment`` flips suit it). Each network's mean is scaled back
-        to unit length when ``normalize``; the discriminant's
-        (``fisher_weight``) is not, so it counts for less where the two
-        views disagree, on turned faces for one: with ``fisher_weight=0.5``
-        on faces of unseen people this raised the ROC AUC from 0.982 to
-        0.983 on average over four splits, from 0.987 to 0.992 on one, and
-        lowered the accuracy at the automatic threshold by 0.003 to 0.009
-        (see the ORL benchmark). Fixed at ``fit``, like ``fisher_weight``, so
-        the calibration sees the embeddings that prediction does; embedding
-        takes twice as long.
     embedding_dim : int, default=64
         Width of the embedding.
     normalize : bool, default=True
@@ -129,61 +103,63 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     loss : {"multi_similarity", "triplet", "contrastive", "binary", \
             "cosface"} or torch.nn.Module, default="multi_similarity"
         ``"multi_similarity"``: :class:`~sksiamese.losses.MultiSimilarityLoss`
-        (Wang et al., 2019), which mines and weighs the pairs of each
-        balanced batch itself; ``"triplet"``: ``max(d²(a, p) - d²(a, n) +
-        margin, 0)`` over anchor/positive/negative triplets;
-        ``"contrastive"``: ``d²`` for positive pairs and ``max(margin - d,
-        0)²`` for negative pairs; ``"binary"``: cross-entropy of a sigmoid
-        head on the pair distance (:class:`~sksiamese.losses.BinaryPairLoss`);
-        ``"cosface"``: :class:`~sksiamese.losses.CosFaceLoss`, a softmax over
-        a learned proxy per class with a cosine ``margin``, as face
-        recognition models train (no pairs: ``miner="auto"`` mines none;
-        the proxies are sized from ``y`` and learned with the network).
-        A module called as ``loss(embeddings, labels, indices_tuple)``, such
-        as a pytorch-metric-learning loss, is copied for each network and
-        used as is.
+        (Wang et al., 2019), which weighs the pairs of each balanced batch
+        by how hard they are and mines them itself; ``"triplet"``:
+        ``max(d²(a, p) - d²(a, n) + margin, 0)`` over anchor, positive and
+        negative triplets; ``"contrastive"``: ``d²`` for positive pairs and
+        ``max(margin - d, 0)²`` for negative pairs; ``"binary"``:
+        cross-entropy of a sigmoid head ``P(same) = sigmoid(scale * (offset
+        - d))`` on the pair distance, learned with the encoder
+        (:class:`~sksiamese.losses.BinaryPairLoss`; the verifier can read
+        its probabilities off that head); ``"cosface"``:
+        :class:`~sksiamese.losses.CosFaceLoss`, a softmax over a learned
+        proxy per class with a cosine ``margin``, as face recognition
+        models train (no pairs; the proxies are sized from ``y``). A module
+        called as ``loss(embeddings, labels, indices_tuple)``, such as a
+        pytorch-metric-learning loss, is copied and used as is.
     margin : float or "auto", default="auto"
         Margin of the loss; ``"auto"`` is 0.2 for triplet, 1.0 for
-        contrastive and binary, 0.1 (the mining margin) for
-        multi-similarity loss and 0.35 (on the cosine) for CosFace.
+        contrastive, 0.1 (the mining margin) for multi-similarity loss and
+        0.35 (on the cosine) for CosFace. For ``"binary"``, the distance at
+        which the head starts at ``P(same) = 0.5`` (1.0 under ``"auto"``).
     miner : {"auto", "random", "all", "semi_hard", "batch_hard"} or \
             callable, default="auto"
-        How tuples are chosen. ``"random"`` draws pairs or triplets from the
-        labels before each epoch (offline). The others embed class-balanced
-        batches (``m_per_class`` samples per class) and choose tuples among
-        them (online): every valid triplet (every pair for
-        multi-similarity loss), FaceNet's semi-hard triplets, or each
-        anchor's hardest positive and negative. ``"auto"`` is ``"all"`` for
-        multi-similarity loss, which mines by itself, and ``"semi_hard"``
-        otherwise. ``loss="cosface"`` mines nothing, whatever the miner:
-        every sample of its class-balanced batches counts. A callable
-        ``miner(embeddings, labels) -> indices_tuple`` (for example a
-        pytorch-metric-learning miner) is used online as is.
+        How tuples are chosen. ``"random"`` draws them from the labels
+        before each epoch (offline): pairs for contrastive loss, triplets
+        otherwise. The others embed class-balanced batches (``m_per_class``
+        samples per class) and choose tuples among them (online): every
+        valid triplet (every pair for multi-similarity loss), FaceNet's
+        semi-hard triplets, or each anchor's hardest positive and negative.
+        ``"auto"`` is ``"all"`` for multi-similarity loss, which mines by
+        itself, and ``"semi_hard"`` otherwise. ``loss="cosface"`` mines
+        nothing: every sample of its class-balanced batches counts. A
+        callable ``miner(embeddings, labels) -> indices_tuple`` (for
+        example a pytorch-metric-learning miner) is used online as is. Not
+        used by :meth:`fit_pairs`, which trains on the pairs it is given.
     m_per_class : int, default=4
         Samples per class in each balanced batch (online miners only).
-    tuples : {"auto", "pairs", "triplets"}, default="auto"
-        What ``miner="random"`` draws: pairs for contrastive loss and
-        triplets otherwise under ``"auto"``.
-    augment : {"auto", "affine", "flip", "crop", "erase"}, callable or None, \
-            default="auto"
+    augment : {"auto", "affine", "flip", "crop", "erase", "lighting"}, \
+            callable or None, default="auto"
         Random distortions of the training images, drawn afresh for every
         batch from ``random_state``: ``"affine"`` rotates, shifts and zooms
         each image a little (:class:`~sksiamese.augment.RandomAffine`),
         ``"flip"`` mirrors it left-right, ``"crop"`` stretches a random
         crop to full size, ``"erase"`` blanks out a random rectangle
-        (:class:`~sksiamese.augment.RandomErasing`); combine them with
-        :class:`~sksiamese.augment.Compose`. A callable
-        ``augment(batch, generator)`` (see :mod:`sksiamese.augment`) is used
-        as is. ``"auto"`` is ``"affine"``
-        for images and nothing for feature rows; the other values raise a
-        ``ValueError`` for feature rows. Validation batches and
-        ``transform`` never see augmentation.
+        (:class:`~sksiamese.augment.RandomErasing`), ``"lighting"`` changes
+        its brightness (:class:`~sksiamese.augment.RandomLighting`);
+        combine them with :class:`~sksiamese.augment.Compose`. A callable
+        ``augment(batch, generator)`` (see :mod:`sksiamese.augment`) is
+        used as is. ``"auto"`` is ``"affine"`` for images and nothing for
+        feature rows; the other values raise a ``ValueError`` for feature
+        rows. Validation batches and ``transform`` never see augmentation.
     max_epochs : int, default=20
         Number of passes over the data; each pass draws new tuples in which
-        every training sample is an anchor once.
+        every training sample is an anchor once. 0 leaves the network as
+        initialised (with a warning), an untrained baseline.
     batch_size : int, default=128
-        Pairs or triplets per optimisation step with ``miner="random"``;
-        samples per balanced batch with online miners.
+        Pairs or triplets per optimisation step with ``miner="random"`` and
+        in :meth:`fit_pairs`; samples per balanced batch with online
+        miners, at least ``2 * m_per_class``.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer \
             class, default="adam"
         The optimiser.
@@ -192,8 +168,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     weight_decay : float, default=0.0
         L2 penalty passed to the optimiser.
     validation_fraction : float, default=None
-        Fraction of each class held out to report ``valid_loss`` per epoch
-        (on tuples drawn once, so epochs compare). ``None``: no hold-out.
+        Fraction of each class (of the pairs, in :meth:`fit_pairs`) held
+        out to report ``valid_loss`` per epoch, on tuples drawn once so
+        that epochs compare. ``None``: no hold-out.
     early_stopping : bool, default=False
         Stop when ``valid_loss`` has not improved for ``n_iter_no_change``
         epochs and restore the best weights. Holds out 10% when
@@ -207,25 +184,27 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     verbose : int, default=0
         0 is silent; 1 prints a table per epoch and a progress bar.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, tuple sampling, dropout and the
-        validation split. With an int, CPU fits are reproducible. The global
-        random state of numpy and torch is left untouched.
+        Seeds weight initialisation, tuple sampling, augmentation, dropout
+        and the validation split. With an int, CPU fits are reproducible.
+        The global random state of numpy and torch is left untouched.
     warm_start : bool, default=False
-        When True, a further call to :meth:`fit` goes on training the fitted
-        network (with its optimiser state) for ``max_epochs`` more epochs,
-        on the data it is given, instead of starting from new weights: to
-        resume after an interrupted fit, train longer, or fine-tune on new
-        classes. The samples must keep their shape; ``lr``,
-        ``weight_decay`` and ``max_epochs`` take their current values,
-        while the network, loss and device stay those of the first fit.
-        ``history_`` holds the epochs of every call. The tuples and
-        distortions differ from the earlier calls' and stay reproducible
-        with an int ``random_state``.
+        When True, a further call to :meth:`fit` or :meth:`fit_pairs` goes
+        on training the fitted network (with its optimiser state) for
+        ``max_epochs`` more epochs, on the data it is given, instead of
+        starting from new weights: to resume after an interrupted fit,
+        train longer, or fine-tune on new classes. The samples must keep
+        their shape; ``lr``, ``weight_decay`` and ``max_epochs`` take their
+        current values, while the network, loss and device stay those of
+        the first fit. ``history_`` holds the epochs of every call. The
+        tuples and distortions differ from the earlier calls' and stay
+        reproducible with an int ``random_state``.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels seen in ``fit``.
+        Class labels seen in :meth:`fit`, as given (sorted when they can be
+        compared, else in order of first appearance). Not set by
+        :meth:`fit_pairs`.
     n_features_in_ : int
         Number of values per sample (the product of the sample shape).
     feature_names_in_ : ndarray of str
@@ -239,25 +218,22 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     device_ : str
         Device the network lives on.
     net_ : skorch.NeuralNet
-        The trained skorch net (the first of ``nets_``).
-    nets_ : list of skorch.NeuralNet
-        The ``n_networks`` trained skorch nets.
+        The trained skorch net; ``net_.criterion_`` is the trained loss
+        (with the sigmoid head of ``loss="binary"``).
     module_ : torch.nn.Module
-        The trained encoder (``net_.module_``), or with ``n_networks``
-        above 1 an ``EnsembleEncoder`` of all of them.
-    fisher_ : sklearn.pipeline.Pipeline or None
-        With ``fisher_weight`` above 0, the fitted features of
-        ``fisher_features`` (``"passthrough"`` for pixels), PCA and linear
-        discriminant; else None.
-    fisher_scales_ : tuple of float
-        With ``fisher_``: the median distances between training samples of
-        different classes of the networks' and of the discriminant's
-        embeddings, by which each is divided.
+        The trained encoder (``net_.module_``).
     history_ : skorch.History
         Per-epoch ``train_loss`` (and ``valid_loss``), durations and
-        batches of ``net_``.
+        batches.
     n_iter_ : int
         Number of epochs run.
+
+    See Also
+    --------
+    sksiamese.SiameseVerifier : Calibrated same/different answers for
+        pairs, built on an embedder.
+    sklearn.neighbors.NeighborhoodComponentsAnalysis : A linear metric
+        learned from class labels.
 
     Notes
     -----
@@ -287,22 +263,39 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     """
 
     _parameter_constraints = {
-        **SiameseBase._parameter_constraints,
+        "network": [StrOptions({"auto", *NETWORKS}), nn.Module, callable],
+        "network_params": [dict, None],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+        "input_shape": [tuple, list, None],
+        "loss": [StrOptions(set(LOSSES)), nn.Module, type],
+        "margin": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, None, closed="left"),
+        ],
+        "miner": [StrOptions({"auto", "random", *MINERS}), callable],
+        "m_per_class": [Interval(numbers.Integral, 2, None, closed="left")],
+        "augment": [StrOptions({"auto", *AUGMENTATIONS}), callable, None],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
         "warm_start": ["boolean"],
     }
 
     def __init__(
         self,
         network="auto",
+        *,
         network_params=None,
-        n_networks=1,
-        fisher_weight=0.0,
-        fisher_features="pixels",
-        fisher_components=50,
-        fisher_mirror=False,
-        fisher_augment=None,
-        fisher_copies=3,
-        test_time_augment=None,
         embedding_dim=64,
         normalize=True,
         input_shape=None,
@@ -310,7 +303,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         margin="auto",
         miner="auto",
         m_per_class=4,
-        tuples="auto",
         augment="auto",
         max_epochs=20,
         batch_size=128,
@@ -328,14 +320,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
     ):
         self.network = network
         self.network_params = network_params
-        self.n_networks = n_networks
-        self.fisher_weight = fisher_weight
-        self.fisher_features = fisher_features
-        self.fisher_components = fisher_components
-        self.fisher_mirror = fisher_mirror
-        self.fisher_augment = fisher_augment
-        self.fisher_copies = fisher_copies
-        self.test_time_augment = test_time_augment
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape
@@ -343,7 +327,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.margin = margin
         self.miner = miner
         self.m_per_class = m_per_class
-        self.tuples = tuples
         self.augment = augment
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -359,6 +342,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         self.random_state = random_state
         self.warm_start = warm_start
 
+    # ---- the public API ----------------------------------------------------
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the encoder on pairs or triplets drawn from ``y``.
@@ -369,16 +354,61 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
                 width) or (n_samples, height, width, channels)
             Training samples.
         y : array-like of shape (n_samples,)
-            Class labels (ints or strings); at least two classes, each with
-            at least two samples.
+            Class labels, of any type (ints, strings, mixed); at least two
+            classes, each with at least two samples; no NaN or None.
 
         Returns
         -------
         self : SiameseEmbedder
         """
-        warm = self._warm()
-        X, codes = self._validate_fit_data(X, y, warm=warm)
-        return self._fit_network(X, codes, warm=warm)
+        X = self._validate_training_samples(X)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.fit needs class labels y: pairs and "
+                "triplets are drawn from them. To learn from labelled pairs, "
+                "use fit_pairs(pairs, same)."
+            )
+        check_consistent_length(X, y)
+        classes, codes, _ = encode_labels(y)
+        self._check_batch_size()
+        self.classes_ = classes
+        sets = lambda shape, seeds: self._class_sets(X, codes, shape, seeds)  # noqa: E731
+        return self._train(sets, n_classes=len(classes))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_pairs(self, pairs, same):
+        """Train the encoder on labelled pairs, without class labels.
+
+        Each epoch shuffles the pairs and feeds them to the loss as they
+        are: "same" pairs as positives, "different" pairs as negatives.
+        ``miner`` and ``m_per_class`` do not apply. The loss must learn
+        from pairs: ``"contrastive"``, ``"binary"`` or a pair-based module
+        (not the default, multi-similarity loss, which needs each sample's
+        positive and negative pairs together).
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, ...)
+            Two samples per pair, each laid out as ``fit``'s ``X`` rows.
+        same : array-like of shape (n_pairs,)
+            1 (or True) where both samples show the same class, 0 (or
+            False) where they do not; both must occur.
+
+        Returns
+        -------
+        self : SiameseEmbedder
+        """
+        self._check_pair_loss()
+        pairs = check_pairs(pairs)
+        n_pairs = len(pairs)
+        X = self._validate_training_samples(
+            pairs.reshape(2 * n_pairs, *pairs.shape[2:]), name="pairs"
+        )
+        same = check_same(same, n_pairs).astype(np.int64)
+        self.__dict__.pop("classes_", None)
+        index = np.arange(2 * n_pairs).reshape(n_pairs, 2)
+        sets = lambda shape, seeds: self._pair_sets(X, index, same, shape, seeds)  # noqa: E731
+        return self._train(sets, n_classes=None)
 
     def transform(self, X):
         """Embed ``X``.
@@ -394,13 +424,307 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Siamese
         """
         check_is_fitted(self, "net_")
         X = validate_samples(self, X, reset=False)
-        return self._embed(X)
+        device = self.net_.device
+        return embed(
+            self.module_,
+            X,
+            self.network_input_shape_,
+            device,
+            max(self.batch_size, 256),
+            self._channels_last(device),
+        )
+
+    @property
+    def module_(self):
+        """The trained encoder (``torch.nn.Module``)."""
+        check_is_fitted(self, "net_")
+        return self.net_.module_
+
+    # ---- training ----------------------------------------------------------
+
+    def _warm(self):
+        """Whether this fit continues the fitted network (``warm_start``)."""
+        return bool(self.warm_start) and hasattr(self, "net_")
+
+    def _validate_training_samples(self, X, name="X"):
+        if not self._warm():
+            return validate_samples(self, X, reset=True, name=name)
+        try:
+            return validate_samples(self, X, reset=False, name=name)
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc} With warm_start=True, fit continues training the "
+                "fitted network, which needs samples of the shape it was "
+                "built for; set warm_start=False to train a new network."
+            ) from exc
+
+    def _train(self, make_sets, n_classes):
+        """Build (or, warm, continue) the network and train it on the sample
+        sets that ``make_sets(net_shape, seeds)`` returns; set ``net_``."""
+        seeds = check_random_state(self.random_state).randint(
+            0, np.iinfo(np.int32).max, size=5
+        )
+        warm = self._warm()
+        if warm:
+            # other tuples and distortions than the epochs before, reproducibly
+            mixed = np.random.default_rng([*seeds.tolist(), len(self.net_.history)])
+            seeds = mixed.integers(0, np.iinfo(np.int32).max, size=5)
+            net_shape = self.network_input_shape_
+        else:
+            self.device_ = resolve_device(self.device)
+            net_shape = network_input_shape(self.sample_shape_, self.input_shape)
+        augment = self._make_augment(net_shape)
+        train, valid = make_sets(net_shape, seeds)
+        if augment is not None:
+            train.set_augment(augment, int(seeds[4]))
+        for part in (train, valid):
+            if part is not None:
+                part.channels_last = self._channels_last(self.device_)
+        if self.max_epochs == 0:
+            warnings.warn(
+                f"{type(self).__name__}(max_epochs=0) does not train: transform "
+                "returns the embeddings of the network as initialised. Set "
+                "max_epochs to 1 or more to learn.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if warm:
+            self._check_proxies(n_classes)
+            net = self._continue(train, valid, int(seeds[0]))
+        else:
+            net = self._new_net(net_shape, n_classes, train, valid, seeds)
+            self.network_input_shape_ = net_shape
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        self.embedding_dim_ = output_width(net.module_, net_shape, net.device)
+        return self
+
+    def _new_net(self, net_shape, n_classes, train, valid, seeds):
+        """A new skorch net, initialised from ``seeds[0]`` and trained."""
+        with seeded(int(seeds[0])):
+            backbone = build_network(
+                self.network, net_shape, self.embedding_dim, self.network_params
+            )
+        module = Encoder(backbone, normalize=self.normalize)
+        width = output_width(module, net_shape) if self._loss_needs_classes() else None
+        with seeded(int(seeds[3])):  # proxies of losses that learn them
+            criterion = self._make_loss(n_classes, width)
+        net = SiameseNet(
+            module=module,
+            criterion=criterion,
+            miner=self._make_miner(),
+            optimizer=_optimizer(self.optimizer),
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=EpochLoader,
+            iterator_valid=EpochLoader,
+            train_split=PresetSplit(valid) if valid is not None else None,
+            callbacks=self._callbacks(),
+            device=self.device_,
+            verbose=int(self.verbose),
+        )
+        with seeded(int(seeds[0]), self.device_):
+            net.initialize()
+            net.partial_fit(train, None)
+        net.train_split = None  # hold no reference to the data
+        return net
+
+    def _continue(self, train, valid, seed):
+        """Train the fitted net for ``max_epochs`` more epochs."""
+        net = self.net_
+        net.set_params(
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+        )
+        net.train_split = PresetSplit(valid) if valid is not None else None
+        with seeded(seed, self.device_):
+            net.partial_fit(train, None)
+        net.train_split = None
+        return net
+
+    def _check_proxies(self, n_classes):
+        """A warm start cannot give new classes to a loss's class proxies."""
+        proxies = getattr(self.net_.criterion_, "n_classes", None)
+        if proxies is not None and n_classes is not None and n_classes > proxies:
+            raise ValueError(
+                f"warm_start continues a loss with {proxies} class proxies, but "
+                f"y now has {n_classes} classes. Fit anew (warm_start=False) "
+                "to learn proxies for every class."
+            )
+
+    # ---- what the training tuples are --------------------------------------
+
+    def _validation_fraction(self):
+        if self.early_stopping and self.validation_fraction is None:
+            return 0.1
+        return self.validation_fraction
+
+    def _class_sets(self, X, codes, net_shape, seeds):
+        """Training and validation sets (or None) drawn from class codes."""
+        kind, m = self._tuples_kind(), self.m_per_class
+        train_idx, valid = np.arange(len(X)), None
+        fraction = self._validation_fraction()
+        if fraction is not None:
+            split_rng = np.random.default_rng(int(seeds[1]))
+            try:
+                train_idx, valid_idx = stratified_holdout(codes, fraction, split_rng)
+            except ValueError:
+                raise ValueError(
+                    f"validation_fraction={fraction} leaves fewer than 2 classes "
+                    "with 2 or more validation samples; raise it, or set it to "
+                    "None when classes are this small."
+                ) from None
+            valid = SampleSet(
+                X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m
+            )
+        train = SampleSet(X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m)
+        return train, valid
+
+    def _pair_sets(self, X, index, same, net_shape, seeds):
+        """Training and validation sets (or None) of labelled pairs."""
+        labels = pair_components(len(X), index, same)
+        rows, valid = np.arange(len(index)), None
+        fraction = self._validation_fraction()
+        if fraction is not None:
+            split_rng = np.random.default_rng(int(seeds[1]))
+            rows, held = split_pairs(same, fraction, split_rng, "validation_fraction")
+            valid = PairSet(
+                X, labels, index[held], same[held], net_shape, int(seeds[2]), True
+            )
+        train = PairSet(X, labels, index[rows], same[rows], net_shape, int(seeds[3]))
+        return train, valid
+
+    def _check_batch_size(self):
+        if self._tuples_kind() == "batches" and self.batch_size < 2 * self.m_per_class:
+            raise ValueError(
+                f"batch_size={self.batch_size} cannot hold two classes of "
+                f"m_per_class={self.m_per_class} samples, and a balanced batch "
+                "needs two to form negative pairs. Set batch_size to at least "
+                f"{2 * self.m_per_class}, or lower m_per_class."
+            )
+
+    def _check_pair_loss(self):
+        if self.loss == "triplet" or isinstance(self.loss, TripletLoss):
+            raise ValueError(
+                "fit_pairs learns from labelled pairs, which triplet loss "
+                "cannot use: set loss='contrastive' or 'binary'."
+            )
+        if self._loss_mines_itself():
+            raise ValueError(
+                "fit_pairs learns from labelled pairs, but multi-similarity "
+                "loss weighs each sample's positive pairs against its negative "
+                "ones, and labelled pairs seldom give a sample both: set "
+                "loss='contrastive' or 'binary'."
+            )
+        if self._loss_needs_classes():
+            raise ValueError(
+                f"loss={self.loss!r} learns a proxy per class, which fit_pairs "
+                "does not have: set loss='contrastive' or 'binary', or call "
+                "fit(X, y) with class labels."
+            )
+
+    def _loss_mines_itself(self):
+        """Whether the loss chooses its pairs among all those of a batch."""
+        loss = self.loss
+        if isinstance(loss, str):
+            return loss == "multi_similarity"
+        if isinstance(loss, type):
+            return issubclass(loss, MultiSimilarityLoss)
+        return isinstance(loss, MultiSimilarityLoss)
+
+    def _loss_needs_classes(self):
+        """Whether ``loss`` learns a proxy per class (``"cosface"``)."""
+        loss = LOSSES[self.loss][0] if isinstance(self.loss, str) else self.loss
+        return bool(getattr(loss, "needs_classes", False))
+
+    def _miner_name(self):
+        """``miner`` with ``"auto"`` resolved: every pair for a loss that
+        mines itself, semi-hard triplets otherwise."""
+        if self.miner != "auto":
+            return self.miner
+        return "all" if self._loss_mines_itself() else "semi_hard"
+
+    def _tuples_kind(self):
+        if self._miner_name() != "random":
+            return "batches"
+        return "pairs" if self.loss == "contrastive" else "triplets"
+
+    def _make_miner(self):
+        miner = self._miner_name()
+        if miner == "random" or self._loss_needs_classes():
+            return None  # class proxies need no tuples
+        if miner == "all" and self._loss_mines_itself():
+            return None  # the loss takes every pair of the batch by itself
+        if isinstance(miner, str):
+            return MINERS[miner]()
+        return copy.deepcopy(miner)
+
+    def _make_loss(self, n_classes=None, width=None):
+        loss = make_loss(self.loss, self.margin, n_classes, width)
+        if self._miner_name() == "all" and isinstance(loss, TripletLoss):
+            loss.reduction = "nonzero"
+        return loss
+
+    def _make_augment(self, net_shape):
+        """The training augmentation, or None; images only."""
+        images = len(net_shape) == 3
+        if self.augment == "auto":
+            return make_augment("affine") if images else None
+        if self.augment is not None and not images:
+            raise ValueError(
+                f"augment={self.augment!r} distorts images, but the samples "
+                f"are feature rows of shape {tuple(net_shape)}. Pass images, "
+                "set input_shape=(height, width) for rows that are images, or "
+                "set augment=None."
+            )
+        return make_augment(self.augment)
+
+    def _callbacks(self):
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            stopper = EarlyStopping(
+                monitor="valid_loss",
+                patience=self.n_iter_no_change,
+                load_best=True,
+                sink=silent,
+            )
+            callbacks.append(("early_stopping", stopper))
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def _channels_last(self, device):
+        """Whether to hand the network channels-last image batches.
+
+        They make CPU convolutions of colour images faster (a user's module
+        may reshape its input with ``view``, which needs channels-first
+        storage, so only the named networks get them).
+        """
+        return isinstance(self.network, str) and str(device) == "cpu"
+
+    # ---- persistence and tags ----------------------------------------------
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is not None:
+            self.device_ = str(net.device)  # a GPU fit loaded on a CPU host
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
     @property
     def _n_features_out(self):
         return self.embedding_dim_
+
+
+def _optimizer(optimizer):
+    return OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer

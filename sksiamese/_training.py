@@ -13,7 +13,64 @@ from torch import nn
 from ._data import to_batch
 from .sampling import ClassIndex, balanced_batches, sample_pairs, sample_triplets
 
-__all__ = ["SampleSet", "EpochLoader", "SiameseNet", "Encoder", "PresetSplit"]
+__all__ = [
+    "Encoder",
+    "EpochLoader",
+    "OPTIMIZERS",
+    "PairSet",
+    "PresetSplit",
+    "SampleSet",
+    "SiameseNet",
+    "embed",
+    "output_width",
+    "resolve_device",
+    "seeded",
+]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+def resolve_device(device):
+    """Turn ``"auto"`` into ``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use "
+            "device='auto' or 'cpu'."
+        )
+    return device
+
+
+class seeded:
+    """Run a block under a private torch RNG state seeded with ``seed``.
+
+    The global RNG state is saved and restored, so fitting never changes
+    the random numbers that the caller's own code sees.
+    """
+
+    def __init__(self, seed, device="cpu"):
+        self.seed = seed
+        cuda = str(device).startswith("cuda")
+        self.devices = [torch.device(device).index or 0] if cuda else []
+
+    def __enter__(self):
+        self._fork = torch.random.fork_rng(devices=self.devices)
+        self._fork.__enter__()
+        torch.manual_seed(self.seed)
+        return self
+
+    def __exit__(self, *exc):
+        return self._fork.__exit__(*exc)
+
+
+def silent(*args, **kwargs):
+    """A picklable sink for callback messages."""
 
 
 class Encoder(nn.Module):
@@ -39,51 +96,6 @@ class Encoder(nn.Module):
         if self.normalize:
             z = nn.functional.normalize(z, dim=1)
         return z
-
-
-class MirrorAveraged(nn.Module):
-    """An encoder whose embedding of an image is the mean of its embeddings
-    of the image and of the image mirrored left to right, scaled back to
-    unit norm when the encoder normalises.
-
-    Parameters
-    ----------
-    encoder : Encoder
-        Takes batches of images ``(n, channels, height, width)``.
-    """
-
-    def __init__(self, encoder):
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, x):
-        z = self.encoder(x).flatten(1) + self.encoder(x.flip(-1)).flatten(1)
-        if getattr(self.encoder, "normalize", False):
-            return nn.functional.normalize(z, dim=1)
-        return z / 2
-
-
-class EnsembleEncoder(nn.Module):
-    """Several trained encoders as one: their embeddings side by side.
-
-    The concatenation is divided by the square root of the number of
-    members, so that the squared Euclidean distance of two embeddings is
-    the mean of the members' squared distances, and unit-norm members give
-    a unit-norm embedding.
-
-    Parameters
-    ----------
-    members : list of torch.nn.Module
-        Encoders that take the same input.
-    """
-
-    def __init__(self, members):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x):
-        z = torch.cat([m(x).flatten(1) for m in self.members], dim=1)
-        return z / len(self.members) ** 0.5
 
 
 def _as_channels_last(batch):
@@ -209,6 +221,47 @@ class SampleSet(torch.utils.data.Dataset):
         return xb, (labels, idx)
 
 
+class PairSet(SampleSet):
+    """Labelled pairs of samples as batches of index tuples.
+
+    Each pass shuffles the pairs (unless ``fixed``) and cuts them into
+    batches of ``batch_size`` pairs; a batch carries the distinct samples
+    its pairs name, once each, and the positive and negative pairs as
+    ``(a1, p, a2, n)`` index tuples into them.
+
+    Parameters
+    ----------
+    X : ndarray
+        All samples, never copied.
+    labels : ndarray of int64
+        A label per sample, reported to the loss with the tuples.
+    pairs : ndarray of shape (n_pairs, 2)
+        Positions in ``X``.
+    same : ndarray of shape (n_pairs,)
+        1 for "same", 0 for "different".
+    net_shape : tuple of int
+        Shape of one sample as the network sees it.
+    seed : int
+        Seed of the shuffling.
+    fixed : bool, default=False
+        Whether every pass uses the same order (validation).
+    """
+
+    def __init__(self, X, labels, pairs, same, net_shape, seed, fixed=False):
+        super().__init__(X, labels, np.arange(len(X)), net_shape, "pairs", seed, fixed)
+        self.pairs = pairs
+        self.same = same
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def batches(self, batch_size):
+        order = self.rng().permutation(len(self.pairs))
+        for start in range(0, len(order), batch_size):
+            sel = order[start : start + batch_size]
+            yield self.batch(self.pairs[sel], self.same[sel])
+
+
 class EpochLoader:
     """Iterates over the batches of one epoch of a :class:`SampleSet`.
 
@@ -289,3 +342,36 @@ class SiameseNet(NeuralNet):
             value = self.__dict__.get(name)
             if isinstance(value, _Initialized):
                 self.__dict__[name] = self.__dict__[value.name]
+
+
+def output_width(module, net_shape, device="cpu"):
+    """Width of the embeddings of an encoder, probed in eval mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            return int(module(torch.zeros((2, *net_shape), device=device)).shape[1])
+    finally:
+        module.train(was_training)
+
+
+def embed(module, X, net_shape, device, batch_size, channels_last=False):
+    """Embeddings of validated ``X`` by ``module``: batched, in eval mode,
+    without gradients, as float32 numpy rows."""
+    out = None
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                sl = slice(start, start + batch_size)
+                xb = to_batch(X, sl, net_shape, device, channels_last)
+                z = module(xb).float().cpu().numpy()
+                if out is None:
+                    out = np.empty((len(X), z.shape[1]), dtype=np.float32)
+                out[sl] = z
+    finally:
+        module.train(was_training)
+    if out is None:
+        out = np.empty((0, output_width(module, net_shape, device)), dtype=np.float32)
+    return out

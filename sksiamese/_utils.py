@@ -14,6 +14,7 @@ __all__ = [
     "check_labels",
     "check_same",
     "fill_doc",
+    "unique_codes",
     "unit_rows",
 ]
 
@@ -60,7 +61,7 @@ def check_labels(y, n_samples=None, name="y"):
     """
     if y is None:
         raise ValueError(f"{name} is required.")
-    y = np.asarray(y)
+    y = _as_label_array(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:
@@ -80,6 +81,49 @@ def check_labels(y, n_samples=None, name="y"):
             "every sample needs a label. Drop those samples or give them one."
         )
     return y
+
+
+def _as_label_array(y):
+    """``y`` as an array, without turning numbers into strings.
+
+    ``np.asarray([7, "bob", 2.5])`` gives the strings ``"7"``, ``"bob"``
+    and ``"2.5"``; a sequence of labels of mixed types becomes an object
+    array of the labels themselves instead.
+    """
+    if hasattr(y, "dtype") or isinstance(y, (str, bytes)):
+        return np.asarray(y)
+    values = list(y)
+    y = np.asarray(values)
+    if y.ndim == 1 and y.dtype.kind in "US":
+        if not all(isinstance(v, (str, bytes)) for v in values):
+            y = np.empty(len(values), dtype=object)
+            y[:] = values
+    return y
+
+
+def unique_codes(y):
+    """The distinct labels of a 1-D array and each label's code.
+
+    The labels are sorted when they can be compared (as
+    :func:`numpy.unique` sorts them); labels of types that cannot be
+    ordered together (numbers and strings, say) keep the order in which
+    they first appear. Either way they are the labels as given.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+    codes : ndarray of int64 of shape (n_samples,)
+        ``classes[codes]`` equals ``y``.
+    """
+    try:
+        classes, codes = np.unique(y, return_inverse=True)
+        return classes, codes.ravel().astype(np.int64)
+    except TypeError:
+        index = {}
+        codes = np.array([index.setdefault(v, len(index)) for v in y], dtype=np.int64)
+        classes = np.empty(len(index), dtype=object)
+        classes[:] = list(index)
+        return classes, codes
 
 
 def _missing(y):

@@ -19,8 +19,18 @@ True
 """
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-__all__ = ["ClassIndex", "sample_pairs", "sample_triplets", "balanced_batches"]
+__all__ = [
+    "ClassIndex",
+    "balanced_batches",
+    "pair_components",
+    "sample_pairs",
+    "sample_triplets",
+    "split_pairs",
+    "stratified_holdout",
+]
 
 
 class ClassIndex:
@@ -189,3 +199,83 @@ def balanced_batches(y, rng, m_per_class=4, batch_size=128):
         np.concatenate([groups[g] for g in order[i : i + per_batch]])
         for i in range(0, len(order), per_batch)
     ]
+
+
+def stratified_holdout(codes, fraction, rng):
+    """Split sample positions into train and held-out ones, class by class.
+
+    Every class keeps at least two training samples; a class contributes
+    held-out samples only when it can spare two or more, so that the
+    held-out set holds positive pairs.
+
+    Parameters
+    ----------
+    codes : ndarray of int64
+        Class codes ``0..n_classes-1``.
+    fraction : float
+        Share of each class to hold out.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    train, held : ndarray of int64
+        Sorted positions.
+    """
+    train, held = [], []
+    for c in range(codes.max() + 1):
+        members = rng.permutation(np.flatnonzero(codes == c))
+        n_held = min(int(round(fraction * len(members))), len(members) - 2)
+        n_held = n_held if n_held >= 2 else 0
+        held.append(members[:n_held])
+        train.append(members[n_held:])
+    train, held = np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+    if len(np.unique(codes[held])) < 2:
+        raise ValueError(
+            f"holding out {fraction} of each class leaves fewer than 2 classes "
+            "with 2 or more held-out samples, too few for positive pairs."
+        )
+    return train, held
+
+
+def pair_components(n_samples, pairs, same):
+    """Label samples linked by "same" pairs alike (connected components).
+
+    Parameters
+    ----------
+    n_samples : int
+    pairs : ndarray of shape (n_pairs, 2)
+        Positions of the two samples of each pair.
+    same : ndarray of shape (n_pairs,)
+        1 (True) for "same" pairs.
+
+    Returns
+    -------
+    labels : ndarray of int64 of shape (n_samples,)
+    """
+    pos = pairs[np.asarray(same, dtype=bool)]
+    graph = coo_matrix(
+        (np.ones(len(pos)), (pos[:, 0], pos[:, 1])), shape=(n_samples, n_samples)
+    )
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def split_pairs(same, fraction, rng, what):
+    """Hold out ``fraction`` of the same and of the different pairs.
+
+    Returns the sorted rows kept and held out; ``what`` names the parameter
+    in the error raised when either kind of pair cannot spare any.
+    """
+    keep, held = [], []
+    for value in (0, 1):
+        rows = rng.permutation(np.flatnonzero(same == value))
+        n_held = int(round(fraction * len(rows)))
+        if n_held < 1 or n_held >= len(rows):
+            raise ValueError(
+                f"{what}={fraction} cannot hold out both same and different "
+                "pairs while leaving some of each to train on: there are "
+                f"{int(np.sum(same == 1))} same and {int(np.sum(same == 0))} "
+                "different pairs."
+            )
+        held.append(rows[:n_held])
+        keep.append(rows[n_held:])
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
