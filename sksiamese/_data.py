@@ -176,7 +176,10 @@ def to_batch(X, indices, net_shape, device="cpu", channels_last=False):
     channels-first unless ``channels_last`` (the strides that CPU
     convolutions run fastest on; single-channel images always have them).
     """
-    batch = torch.from_numpy(np.ascontiguousarray(X[indices]))
+    rows = np.ascontiguousarray(X[indices])
+    if not rows.flags.writeable:  # a read-only array or memmap: copy the batch
+        rows = rows.copy()
+    batch = torch.from_numpy(rows)
     if batch.dtype == torch.uint8:
         batch = batch.to(device, non_blocking=True).float().div_(255.0)
     else:

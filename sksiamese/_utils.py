@@ -90,7 +90,7 @@ def _as_label_array(y):
     and ``"2.5"``; a sequence of labels of mixed types becomes an object
     array of the labels themselves instead.
     """
-    if hasattr(y, "dtype") or isinstance(y, (str, bytes)):
+    if not isinstance(y, (list, tuple)):
         return np.asarray(y)
     values = list(y)
     y = np.asarray(values)

@@ -107,8 +107,10 @@ class Flatten(TransformerMixin, BaseEstimator):
         X = self._check(X)
         if X.shape[1:] != self.sample_shape_:
             raise ValueError(
-                f"X has samples of shape {X.shape[1:]}, but Flatten was fitted "
-                f"on samples of shape {self.sample_shape_}."
+                f"X has {int(np.prod(X.shape[1:]))} features, but Flatten is "
+                f"expecting {self.n_features_in_} features as input: samples "
+                f"had shape {self.sample_shape_} in fit and have shape "
+                f"{X.shape[1:]} now."
             )
         rows = X.reshape(len(X), -1)
         if rows.dtype == np.uint8:

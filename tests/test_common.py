@@ -1,25 +1,23 @@
 """scikit-learn's shared estimator checks on every public estimator."""
 
 import pytest
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import SiameseEmbedder, SiameseVerifier
 from sksiamese.features import FaceDescriptors, GaborFeatures
+from sksiamese.preprocessing import DistanceScaler, Flatten
 
 _FAST = dict(max_epochs=2, embedding_dim=4, batch_size=32, device="cpu", random_state=0)
 
 
 def _fast_embedder(**params):
-    """The embedder, fast; ``fisher_weight`` puts a Fisher discriminant
-    beside the network (``fisher_features``: fitted on a transformer's
-    output), ``loss="cosface"`` learns class proxies."""
+    """The embedder, fast; ``loss="cosface"`` learns class proxies."""
     return SiameseEmbedder(**_FAST, **params)
 
 
-def _fast_verifier():
-    return SiameseVerifier(**_FAST)
+def _fast_verifier(**params):
+    return SiameseVerifier(_fast_embedder(**params), random_state=0)
 
 
 # SiameseVerifier is fitted on class-labelled samples but predicts on pairs,
@@ -61,10 +59,11 @@ def _expected_failed(estimator):
 @parametrize_with_checks(
     [
         _fast_embedder(),
-        _fast_embedder(fisher_weight=0.5),
-        _fast_embedder(fisher_weight=0.5, fisher_features=StandardScaler()),
         _fast_embedder(loss="cosface"),
         _fast_verifier(),
+        _fast_verifier(loss="binary"),
+        DistanceScaler(),
+        Flatten(),
     ],
     expected_failed_checks=_expected_failed,
 )

@@ -1,6 +1,5 @@
 import copy
 import pickle
-import sys
 
 import joblib
 import numpy as np
@@ -9,16 +8,19 @@ import torch
 from scipy.special import expit
 from scipy.stats import norm
 from sklearn.base import clone
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import sksiamese.verification as verification
-from sksiamese import SiameseVerifier
+from sksiamese import SiameseEmbedder, SiameseVerifier
 from sksiamese.losses import BinaryPairLoss
 from sksiamese.mining import all_pairs
+from sksiamese.preprocessing import DistanceScaler
 from sksiamese.verification import (
     SigmoidCalibrator,
     balanced_pairs,
@@ -26,8 +28,10 @@ from sksiamese.verification import (
     make_verification_scorer,
 )
 
+_VERIFIER_PARAMS = set(SiameseVerifier().get_params())
 
-def fast(**kw):
+
+def fast_embedder(**kw):
     params = dict(
         max_epochs=2,
         embedding_dim=8,
@@ -37,7 +41,14 @@ def fast(**kw):
         random_state=0,
     )
     params.update(kw)
-    return SiameseVerifier(**params)
+    return SiameseEmbedder(**params)
+
+
+def fast(**kw):
+    """A verifier on a fast embedder; training parameters go to the embedder."""
+    own = {k: kw.pop(k) for k in list(kw) if k in _VERIFIER_PARAMS}
+    own.setdefault("random_state", 0)
+    return SiameseVerifier(fast_embedder(**kw), **own)
 
 
 def as_pairs(X, idx):
@@ -155,8 +166,8 @@ def test_unfitted_raises(rows, test_pairs):
         lambda v: v.predict(pairs),
         lambda v: v.predict_proba(pairs),
         lambda v: v.score(X, y),
-        lambda v: v.enroll(X, y),
-        lambda v: v.identify(X),
+        lambda v: v.decision_function(pairs),
+        lambda v: v.calibrate_threshold(pairs, np.arange(len(pairs)) % 2),
     ):
         with pytest.raises(NotFittedError):
             call(fast())
@@ -292,7 +303,7 @@ def test_cross_fitted_calibration(rows, test_pairs):
     assert np.sum(ver.calibration_same_ == 0) == n_pos
     # the final network learns from every class: the training batches of
     # its last epoch hold all 200 samples
-    assert ver.history_[-1, "train_batch_count"] == int(np.ceil(200 / 64))
+    assert ver.embedder_.history_[-1, "train_batch_count"] == int(np.ceil(200 / 64))
     proba = ver.predict_proba(test_pairs[0])
     assert np.all((proba >= 0) & (proba <= 1))
     with pytest.raises(ValueError, match="calibration_cv=6 needs at least 12"):
@@ -343,7 +354,7 @@ def test_binary_head_is_trained_and_used(rows, test_pairs):
     X, y = rows
     pairs, _ = test_pairs
     ver = fast(loss="binary", max_epochs=3, threshold=0.5).fit(X, y)
-    head = ver.net_.criterion_
+    head = ver.embedder_.net_.criterion_
     assert ver.calibration_ == "head"
     assert len(ver.calibration_same_) == 0  # nothing held out
     offset, scale = float(head.offset.detach()), float(head.log_scale.exp().detach())
@@ -351,7 +362,7 @@ def test_binary_head_is_trained_and_used(rows, test_pairs):
     d = -ver.decision_function(pairs)
     expected = head.probability(torch.as_tensor(d)).detach().numpy()
     np.testing.assert_allclose(ver.predict_proba(pairs)[:, 1], expected, rtol=1e-5)
-    with pytest.raises(ValueError, match="calibration='head' needs"):
+    with pytest.raises(ValueError, match="calibration='head' reads .* has none"):
         fast(calibration="head").fit(X, y)
 
 
@@ -369,13 +380,14 @@ def test_fit_pairs_learns_from_pairs_only(rows, test_pairs):
     assert 0 < len(ver.calibration_same_) < len(same)
     # labelled pairs and validation pairs with a binary head
     ver = fast(loss="binary", validation_fraction=0.2).fit_pairs(as_pairs(X, idx), same)
-    assert np.all(np.isfinite(ver.history_[:, "valid_loss"]))
+    assert np.all(np.isfinite(ver.embedder_.history_[:, "valid_loss"]))
 
 
 @pytest.mark.parametrize(
     "kw, make, match",
     [
-        ({}, lambda p, s: (p, s), "triplet loss cannot"),
+        ({}, lambda p, s: (p, s), "multi-similarity loss weighs"),
+        ({"loss": "triplet"}, lambda p, s: (p, s), "triplet loss cannot"),
         ({"loss": "contrastive"}, lambda p, s: (p, s * 3), "same must hold 1"),
         ({"loss": "contrastive"}, lambda p, s: (p, np.ones_like(s)), "both same"),
         ({"loss": "contrastive"}, lambda p, s: (p, s[:-1]), "one flag per pair"),
@@ -446,60 +458,21 @@ def test_balanced_pairs_properties(monkeypatch):
         balanced_pairs([4, 4, 4])
 
 
-# ---- enrolment ---------------------------------------------------------------
-
-
-def test_enroll_and_identify_unseen_identities(rows, digits):
-    X, y = rows
-    seen = y < 7
-    ver = fast(max_epochs=4, calibration_holdout="samples").fit(X[seen], y[seen])
-    Xd, yd = digits
-    Xd = Xd[1000:1400].reshape(400, -1) / 16.0
-    yd = yd[1000:1400]
-    names = np.array(list("abcdefghij"))[yd]
-    gallery = np.concatenate([np.flatnonzero(yd == c)[:3] for c in range(10)])
-    queries = np.setdiff1d(np.arange(400), gallery)
-    ver.enroll(Xd[gallery[:15]], names[gallery[:15]])
-    ver.enroll(Xd[gallery[15:]], names[gallery[15:]])  # appended
-    assert list(ver.enrolled_identities_) == list("abcdefghij")
-    proba = ver.identity_proba(Xd[queries])
-    assert proba.shape == (len(queries), 10)
-    assert np.all((proba >= 0) & (proba <= 1))
-    best = ver.enrolled_identities_[proba.argmax(axis=1)]
-    assert np.mean(best == names[queries]) > 0.5  # 10-way, chance is 0.1
-    ver.threshold_ = 1.0  # nobody is known
-    assert np.all(ver.identify(Xd[queries], unknown_label="?") == "?")
-    ver.threshold_ = 0.0  # everybody is someone
-    answer = ver.identify(Xd[queries], unknown_label="?")
-    np.testing.assert_array_equal(answer, best)
-    assert answer.dtype.kind == "U"
-    # a threshold for identification only, between the best probabilities
-    top = proba.max(axis=1)
-    cut = float(np.median(top))
-    answer = ver.identify(Xd[queries], unknown_label="?", threshold=cut)
-    np.testing.assert_array_equal(answer == "?", top < cut)
-    assert ver.threshold_ == 0.0  # untouched
-    with pytest.raises(ValueError, match="threshold must be a probability"):
-        ver.identify(Xd[queries], threshold=1.5)
-    ver.enroll(Xd[gallery[:3]], yd[gallery[:3]], append=False)
-    assert list(ver.enrolled_identities_) == [0]
-    ver.threshold_ = 1.0
-    assert ver.identify(Xd[queries[:4]]).tolist() == [-1] * 4
-    assert ver.identify(Xd[queries[:2]], unknown_label=None).tolist() == [None] * 2
-    ver.fit(X[seen], y[seen])
-    assert not hasattr(ver, "enrolled_embeddings_")
-
-
 # ---- scikit-learn composition (as metric-learn checks its pair learners) ------------
 
 
 def test_clone_and_params(fitted, rows, test_pairs):
-    params = fitted.get_params()
     c = clone(fitted)
-    assert c.get_params() == params
-    assert not hasattr(c, "net_") and not hasattr(c, "threshold_")
-    c.set_params(margin=0.4, threshold=0.3, threshold_strategy="eer")
-    assert c.margin == 0.4 and c.threshold == 0.3
+    own = {k: v for k, v in c.get_params(deep=False).items() if k != "embedder"}
+    assert own == {
+        k: v for k, v in fitted.get_params(deep=False).items() if k != "embedder"
+    }
+    assert c.embedder.get_params() == fitted.embedder.get_params()
+    assert not hasattr(c, "embedder_") and not hasattr(c, "threshold_")
+    assert not hasattr(c.embedder, "net_")
+    c.set_params(embedder__margin=0.4, threshold=0.3, threshold_strategy="eer")
+    assert c.embedder.margin == 0.4 and c.threshold == 0.3
+    assert fitted.embedder.margin == "auto"  # the clone's own embedder
     with pytest.raises(NotFittedError):
         c.predict(test_pairs[0])
     with pytest.raises(ValueError, match="threshold"):
@@ -511,7 +484,7 @@ def test_clone_and_params(fitted, rows, test_pairs):
 @pytest.mark.parametrize("how", ["pickle", "joblib"])
 def test_pickle_round_trip(fitted, test_pairs, tmp_path, how, rows):
     pairs, _ = test_pairs
-    ver = copy.deepcopy(fitted).enroll(rows[0][:20], rows[1][:20])
+    ver = copy.deepcopy(fitted)
     if how == "joblib":
         joblib.dump(ver, tmp_path / "v.joblib")
         back = joblib.load(tmp_path / "v.joblib")
@@ -519,9 +492,6 @@ def test_pickle_round_trip(fitted, test_pairs, tmp_path, how, rows):
         back = pickle.loads(pickle.dumps(ver))
     np.testing.assert_array_equal(back.predict_proba(pairs), ver.predict_proba(pairs))
     assert back.threshold_ == ver.threshold_
-    np.testing.assert_array_equal(
-        back.identify(rows[0][20:40]), ver.identify(rows[0][20:40])
-    )
 
 
 def test_pipeline_fit_predict_score(rows, test_pairs):
@@ -548,7 +518,7 @@ def test_grid_search_over_margin_and_threshold(rows):
     X, y = rows
     search = GridSearchCV(
         fast(max_epochs=1),
-        {"margin": [0.1, 0.5], "threshold": [0.2, "auto"]},
+        {"embedder__margin": [0.1, 0.5], "threshold": [0.2, "auto"]},
         cv=StratifiedKFold(2, shuffle=True, random_state=0),
         scoring={
             "accuracy": make_verification_scorer("accuracy"),
@@ -558,7 +528,7 @@ def test_grid_search_over_margin_and_threshold(rows):
         refit="accuracy",
     )
     search.fit(X, y)
-    assert search.best_params_["margin"] in (0.1, 0.5)
+    assert search.best_params_["embedder__margin"] in (0.1, 0.5)
     assert search.best_params_["threshold"] in (0.2, "auto")
     results = search.cv_results_
     assert np.all(results["mean_test_accuracy"] > 0.5)
@@ -569,316 +539,112 @@ def test_grid_search_over_margin_and_threshold(rows):
         results["mean_test_roc_auc"][::2], results["mean_test_roc_auc"][1::2]
     )
     best = search.best_estimator_
-    assert best.margin == search.best_params_["margin"]
-
-
-# ---- quality on real faces -----------------------------------------------------
-
-
-def _orl_bench(name="bench_verifier_orl"):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
-    if str(path.parent) not in sys.path:  # the scripts import one another
-        sys.path.append(str(path.parent))
-    spec = importlib.util.spec_from_file_location(name, path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_plda_scores_rank_unseen_classes_of_mirror_symmetric_images():
-    bench = _orl_bench("bench_orl_linear")
-    rng = np.random.default_rng(0)
-    half = rng.normal(size=(20, 6, 3))
-    means = np.concatenate([half, half[:, :, ::-1]], axis=2)  # mirror symmetric
-    y = np.repeat(np.arange(20), 10)
-    # within-class noise along a few shared directions, larger than the classes
-    basis = rng.normal(size=(3, 6, 6))
-    X = means[y] + 0.2 * rng.normal(size=(200, 6, 6))
-    X += np.einsum("nk,kij->nij", 1.5 * rng.normal(size=(200, 3)), basis)
-    train = y < 14
-    idx, same = balanced_pairs(y[~train], max_pairs=None, random_state=0)
-    plda = bench.plda_scores(X[train], y[train], X[~train], idx, n_components=10)
-    raw = -bench.pair_distances(bench.flat(X[~train]), idx)
-    assert roc_auc_score(same, plda) > max(0.95, roc_auc_score(same, raw) + 0.1)
-    # a log-likelihood ratio of the pair, whichever photo comes first
-    swapped = bench.plda_scores(X[train], y[train], X[~train], idx[:, ::-1], 10)
-    np.testing.assert_allclose(plda, swapped, rtol=1e-8, atol=1e-8)
-
-
-def test_orl_linear_benchmark_prints_the_four_blocks(shared_data, capsys):
-    bench = _orl_bench("bench_orl_linear")
-    bench.main(["--data", str(shared_data / "orl_faces.npz"), "--random", "1"])
-    lines = capsys.readouterr().out.splitlines()
-    table = {line[:16].strip(): line[16:].split() for line in lines}
-    assert all(f"people {10 * b + 1}-{10 * b + 10}" in table for b in range(4))
-    raw, fisher, own, gabor, gabor28, lit, plda = map(float, table["four blocks"])
-    # the linear models learn from 30 people what raw pixels cannot know
-    assert min(fisher, own, gabor, gabor28, lit, plda) > raw + 0.01
-    # and rank new faces better on Gabor features than on pixels
-    assert min(gabor, gabor28) > fisher
-    # and better again with relit copies of the training photos
-    assert lit > gabor28 + 0.001  # 0.9883 against 0.9854
-    assert "random 10" in table
-
-
-def _orl_result(shared_data, *options):
-    bench = _orl_bench()
-    args = bench.parse_args(["--data", str(shared_data / "orl_faces.npz"), *options])
-    return bench.evaluate(args)
-
-
-def test_orl_benchmark_holds_out_the_chosen_ten_people():
-    bench = _orl_bench()
-    target = np.repeat(np.arange(40), 10)
-    assert bench.parse_args([]).unseen == 3  # people 31-40 by default
-    # cross-fitted calibration by default, a hold-out with --cv 0
-    assert bench.make_verifier(bench.parse_args([])).calibration_cv == 5
-    assert bench.make_verifier(bench.parse_args(["--cv", "0"])).calibration_cv is None
-    for unseen in range(4):
-        train, test = bench.split_people(target, unseen)
-        assert np.array_equal(np.unique(target[test]), np.arange(10) + 10 * unseen)
-        assert not np.isin(target[train], target[test]).any()
-        assert train.sum() == 300 and test.sum() == 100
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--unseen", "4"])
-    # --unseen random: ten people drawn with each seed
-    assert bench.parse_args(["--unseen", "random"]).unseen == "random"
-    drawn = []
-    for seed in (10, 10, 11):
-        train, test = bench.split_people(target, "random", seed)
-        assert len(np.unique(target[test])) == 10 and test.sum() == 100
-        assert not np.isin(target[train], target[test]).any()
-        drawn.append(set(np.unique(target[test])))
-    assert drawn[0] == drawn[1] and drawn[0] != drawn[2]
-    # face descriptors: rows, so no distortions of photos
-    assert bench.parse_args([]).augment == "affine+flip+erase"
-    assert bench.parse_args(["--features", "dlib"]).augment == "none"
-    assert bench.parse_args(["--features", "dlib", "--hidden"]).hidden == []
-    for photo_only in (["--augment", "flip"], ["--fisher-features", "gabor"]):
-        with pytest.raises(SystemExit):
-            bench.parse_args(["--features", "dlib", *photo_only])
-
-
-@pytest.mark.slow
-def test_orl_unseen_people_beat_raw_pixels(shared_data):
-    result = _orl_result(shared_data)
-    assert result["roc_auc"] >= result["roc_auc_raw"] + 0.03
-    # the networks add to the Fisher discriminant beside them
-    assert result["roc_auc"] >= result["roc_auc_fisher"] + 0.01
-    assert result["roc_auc"] >= 0.98
-    assert result["accuracy"] >= 0.85
-    assert result["one_shot"] > result["one_shot_raw"] + 0.03
-    assert result["brier"] < 0.1
-
-
-@pytest.mark.slow
-def test_orl_mirror_images_reach_the_roc_auc_target(shared_data):
-    result = _orl_result(shared_data, "--test-time-augment", "flip")
-    assert result["roc_auc"] >= 0.99  # 0.9915-0.9924 over eight seeds
-    assert result["roc_auc"] >= result["roc_auc_fisher"] + 0.02
-    assert result["accuracy"] >= 0.85
-    assert result["one_shot"] > result["one_shot_raw"] + 0.05
-
-
-@pytest.mark.slow
-def test_orl_gabor_discriminant_on_28x23_photos(shared_data):
-    # the setting of "Gabor features for the discriminant" in the benchmarks
-    result = _orl_result(
-        shared_data,
-        *("--downsample", "4", "--network-pool", "2", "--fisher-features"),
-        *("gabor", "--gabor-pool", "2", "--test-time-augment", "flip"),
-    )
-    assert result["roc_auc"] >= 0.99  # 0.9909-0.9929 over four seeds
-    assert result["accuracy"] >= 0.93  # 0.9422 at seed 0, 0.9300 with pixels
-    assert result["one_shot"] > result["one_shot_raw"] + 0.05
-
-
-@pytest.mark.slow
-def test_orl_relit_copies_make_the_discriminant_rank_new_people_better(shared_data):
-    # "Gabor + lit copies, 100" of the benchmarks
-    result = _orl_result(
-        shared_data,
-        *("--downsample", "4", "--network-pool", "2", "--fisher-features"),
-        *("gabor", "--gabor-pool", "2", "--test-time-augment", "flip"),
-        *("--fisher-augment", "flip+lighting", "--fisher-components", "100"),
-    )
-    # the discriminant alone: 0.9766 without copies (it does not depend on
-    # the seed then), 0.9811-0.9864 with them over four seeds
-    assert result["roc_auc_discriminant"] >= 0.979
-    assert result["roc_auc"] >= 0.99  # 0.9928-0.9945 over four seeds
-    assert result["accuracy"] >= 0.90  # 0.9289 at seed 0: see the xfail below
-    assert result["one_shot"] > result["one_shot_raw"] + 0.08
-
-
-@pytest.mark.slow
-def test_orl_face_descriptors_reach_the_target(shared_data):
-    # "--features dlib" of the benchmarks: the verifier learns on dlib's
-    # pretrained face descriptors of the photos of the 30 training people,
-    # with its own defaults but for the identity-started linear map
-    pytest.importorskip("dlib", reason="dlib is installed by the test extra")
-    result = _orl_result(
-        shared_data,
-        *("--features", "dlib", "--network", "linear", "--n-networks", "1"),
-        *("--embedding-dim", "128", "--fisher-weight", "0", "--loss", "triplet"),
-        *("--epochs", "20", "--lr", "1e-3", "--m-per-class", "4"),
-        *("--batch-size", "128", "--no-cosine"),
-    )
-    assert result["roc_auc"] >= 0.99
-    assert result["accuracy"] >= 0.95
-    assert result["fit_cpu"] < 300
-    assert result["roc_auc"] > result["roc_auc_fisher"] + 0.02
-    # started at the identity, learning from 30 people costs no ranking
-    assert result["roc_auc"] >= result["roc_auc_descriptors"]  # 0.9996, 0.9985
-    assert result["one_shot"] > result["one_shot_raw"] + 0.1
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="target not reached yet on people 31-40 from the photos alone (it "
-    "is with pretrained face descriptors, see the test above): ROC AUC about 0.987 "
-    "(0.992 with --test-time-augment flip, also with Gabor features; 0.994 "
-    "with relit copies for the discriminant) and accuracy about 0.93 (0.92; "
-    "0.936 with Gabor features; 0.927 with relit copies, whose best threshold "
-    "on the test pairs would give 0.958); reached when people 1-10 or 21-30 "
-    "are the unseen ones, see docs/benchmarks.rst",
-)
-def test_orl_unseen_people_reach_the_target(shared_data):
-    result = _orl_result(shared_data)
-    assert result["roc_auc"] >= 0.99
-    assert result["accuracy"] >= 0.95
-
-
-def test_n_networks_calibrates_the_ensemble_distance(rows, test_pairs):
-    X, y = rows
-    pairs, same = test_pairs
-    ver = fast(n_networks=2, max_epochs=3).fit(X, y)
-    assert len(ver.nets_) == 2 and ver.embedding_dim_ == 16
-    # the calibration pairs were measured with both networks
-    single = fast(max_epochs=3).fit(X, y)
-    assert not np.allclose(ver.calibration_distances_, single.calibration_distances_)
-    d = -ver.decision_function(pairs)
-    members = []
-    for net in ver.nets_:
-        net.module_.eval()
-        with torch.inference_mode():
-            a = net.module_(torch.as_tensor(pairs[:, 0], dtype=torch.float32))
-            b = net.module_(torch.as_tensor(pairs[:, 1], dtype=torch.float32))
-        members.append(((a - b) ** 2).sum(1).numpy())
-    np.testing.assert_allclose(d**2, np.mean(members, axis=0), rtol=1e-4, atol=1e-6)
-    proba = ver.predict_proba(pairs)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert np.mean(ver.predict(pairs) == same) > 0.6
-
-
-def test_fisher_weight_calibrates_the_blended_distance(rows, test_pairs):
-    X, y = rows
-    pairs, same = test_pairs
-    ver = fast(fisher_weight=0.4, max_epochs=3).fit(X, y)
-    # one discriminant direction fewer than the classes it was fitted on
-    assert ver.embedding_dim_ == 8 + len(ver.fisher_[-1].classes_) - 1
-    # calibrated on the blended distance: the decision is minus that distance
-    emb = ver._embed(pairs.reshape(-1, 64)).reshape(len(pairs), 2, -1)
-    d = np.linalg.norm(emb[:, 0] - emb[:, 1], axis=1)
-    np.testing.assert_allclose(-ver.decision_function(pairs), d, rtol=1e-5)
-    net_only = fast(max_epochs=3).fit(X, y)
-    assert not np.allclose(ver.calibration_distances_, net_only.calibration_distances_)
-    proba = ver.predict_proba(pairs)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert roc_auc_score(same, proba[:, 1]) > 0.9
-    # the hold-out people are not in the final discriminant either
-    assert len(ver.fisher_[-1].classes_) < 10
-
-
-def test_fisher_weight_with_cross_fitting_and_its_errors(rows):
-    X, y = rows
-    ver = fast(fisher_weight=0.3, calibration_cv=2).fit(X, y)
-    assert len(ver.fisher_[-1].classes_) == 10  # the final fit sees every class
-    assert len(ver.calibration_distances_) > 0
-    # the binary head cannot read a distance that is partly the discriminant's
-    auto = fast(loss="binary", fisher_weight=0.3).fit(X, y)
-    assert auto.calibration_ == "sigmoid"
-    with pytest.raises(ValueError, match="fisher_weight=0.3"):
-        fast(loss="binary", fisher_weight=0.3, calibration="head").fit(X, y)
-    idx, flags = balanced_pairs(y, max_pairs=200)
-    with pytest.raises(ValueError, match="fit_pairs does not have"):
-        fast(loss="contrastive", fisher_weight=0.3).fit_pairs(as_pairs(X, idx), flags)
-
-
-def test_gabor_discriminant_verifies_unseen_stripe_orientations():
-    from test_features import gratings
-
-    angles = np.linspace(0, np.pi, 12, endpoint=False)
-    X, y = gratings(8, angles, seed=2)
-    train, test = y % 2 == 0, y % 2 == 1  # every other orientation unseen
-    idx, same = balanced_pairs(y[test], max_pairs=None, random_state=0)
-    pairs = as_pairs(X[test], idx)
-    aucs = {}
-    for features in ("gabor", "pixels"):
-        ver = fast(
-            network="mlp",
-            max_epochs=1,
-            fisher_weight=0.9,
-            fisher_features=features,
-            fisher_components=20,
-        ).fit(X[train], y[train])
-        aucs[features] = roc_auc_score(same, ver.decision_function(pairs))
-        proba = ver.predict_proba(pairs)
-        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    # random phases: pixels of one orientation barely correlate, their
-    # Gabor magnitudes do
-    assert aucs["gabor"] > 0.95
-    assert aucs["pixels"] < 0.8
-
-
-def test_test_time_flip_calibrates_mirror_invariant_distances(rows, test_pairs):
-    X, y = rows
-    pairs, same = test_pairs
-    ver = fast(network="mlp", test_time_augment="flip", input_shape=(8, 8)).fit(X, y)
-    mirrored = pairs.reshape(len(pairs), 2, 8, 8)[..., ::-1].reshape(pairs.shape)
-    np.testing.assert_allclose(
-        ver.decision_function(mirrored), ver.decision_function(pairs), atol=1e-5
-    )
-    # the calibration pairs were embedded as the test pairs are
-    plain = fast(network="mlp", input_shape=(8, 8)).fit(X, y)
-    assert not np.allclose(ver.calibration_distances_, plain.calibration_distances_)
-    proba = ver.predict_proba(pairs)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert roc_auc_score(same, proba[:, 1]) > 0.8
-    # the binary head learned single images' distances
-    auto = fast(
-        network="mlp", loss="binary", test_time_augment="flip", input_shape=(8, 8)
-    ).fit(X, y)
-    assert auto.calibration_ == "sigmoid"
-    with pytest.raises(ValueError, match="test_time_augment='flip'"):
-        fast(
-            network="mlp",
-            loss="binary",
-            calibration="head",
-            test_time_augment="flip",
-            input_shape=(8, 8),
-        ).fit(X, y)
-
-
-def test_n_networks_with_the_binary_head(rows):
-    X, y = rows
-    ver = fast(loss="binary", n_networks=2, threshold=0.5).fit(X, y)
-    assert ver.calibration_ == "sigmoid"  # one head cannot read a mean distance
-    with pytest.raises(ValueError, match="n_networks=2"):
-        fast(loss="binary", n_networks=2, calibration="head").fit(X, y)
+    assert best.embedder_.margin == search.best_params_["embedder__margin"]
 
 
 def test_cosface_verifier_and_fit_pairs(rows, test_pairs):
     X, y = rows
     pairs, same = test_pairs
     ver = fast(loss="cosface", max_epochs=20).fit(X, y)
-    assert ver.net_.miner is None and ver.calibration_ == "sigmoid"
+    assert ver.embedder_.net_.miner is None and ver.calibration_ == "sigmoid"
     proba = ver.predict_proba(pairs)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert roc_auc_score(same, proba[:, 1]) > 0.88  # 0.914 measured
     idx, flags = balanced_pairs(y, max_pairs=200)
     with pytest.raises(ValueError, match="learns a proxy per class"):
         fast(loss="cosface").fit_pairs(as_pairs(X, idx), flags)
+
+
+# ---- built on an embedder ------------------------------------------------------
+
+
+def test_default_embedder_is_the_embedders_defaults(rows):
+    ver = SiameseVerifier()
+    assert ver.embedder is None
+    X, y = rows
+    fitted = SiameseVerifier(random_state=0).set_params(embedder=None)
+    # the verifier trains with the embedder's defaults: no second set
+    assert fitted._embedder().get_params() == SiameseEmbedder().get_params()
+    with pytest.raises(TypeError):
+        SiameseVerifier(None, "sigmoid")
+
+
+def test_prefit_embedder_calibrates_on_every_sample(rows, test_pairs):
+    X, y = rows
+    pairs, same = test_pairs
+    embedder = fast_embedder(max_epochs=3).fit(X[y < 7], y[y < 7])
+    before = embedder.transform(X)
+    ver = SiameseVerifier(FrozenEstimator(embedder)).fit(X[y >= 7], y[y >= 7])
+    np.testing.assert_array_equal(embedder.transform(X), before)  # not refitted
+    n_pos = 3 * 20 * 19 // 2  # every pair of the three classes given
+    assert np.sum(ver.calibration_same_ == 1) == n_pos
+    d = np.linalg.norm(
+        embedder.transform(pairs[:, 0]) - embedder.transform(pairs[:, 1]), axis=1
+    )
+    np.testing.assert_allclose(-ver.decision_function(pairs), d, rtol=1e-5)
+    assert roc_auc_score(same, ver.predict_proba(pairs)[:, 1]) > 0.8
+
+
+def test_pipeline_and_feature_union_as_embedder(rows, test_pairs):
+    X, y = rows
+    pairs, same = test_pairs
+    pipe = make_pipeline(FunctionTransformer(np.sqrt), fast_embedder())
+    ver = SiameseVerifier(pipe, random_state=0).fit(X, y)
+    alone = fast().fit(np.sqrt(X), y)
+    np.testing.assert_allclose(
+        ver.predict_proba(pairs), alone.predict_proba(np.sqrt(pairs)), atol=1e-6
+    )
+    # the binary head of an embedder at the end of a pipeline
+    pipe = make_pipeline(FunctionTransformer(np.sqrt), fast_embedder(loss="binary"))
+    assert SiameseVerifier(pipe).fit(X, y).calibration_ == "head"
+    # a network beside a linear discriminant, each half of a squared distance
+    union = FeatureUnion(
+        [
+            ("net", make_pipeline(fast_embedder(), DistanceScaler())),
+            ("lda", make_pipeline(LinearDiscriminantAnalysis(), DistanceScaler())),
+        ],
+        transformer_weights={"net": 0.5**0.5, "lda": 0.5**0.5},
+    )
+    ver = SiameseVerifier(union, random_state=0).fit(X, y)
+    assert ver.calibration_ == "sigmoid"
+    assert roc_auc_score(same, ver.decision_function(pairs)) > 0.85
+    with pytest.raises(ValueError, match="calibration='head' reads"):
+        SiameseVerifier(union, calibration="head").fit(X, y)
+
+
+def test_fit_pairs_through_a_pipeline(rows, test_pairs):
+    X, y = rows
+    idx, same = balanced_pairs(y, max_pairs=1000, random_state=1)
+    pipe = make_pipeline(StandardScaler(), fast_embedder(loss="contrastive"))
+    ver = SiameseVerifier(pipe, random_state=0).fit_pairs(as_pairs(X, idx), same)
+    scaler = ver.embedder_[0]
+    # the step before the embedder learned from the training pairs' samples
+    n_train = len(idx) - len(ver.calibration_same_)
+    assert 0 < n_train < len(idx)
+    assert scaler.n_samples_seen_ == 2 * n_train
+    pairs, test_same = test_pairs
+    assert roc_auc_score(test_same, ver.decision_function(pairs)) > 0.7
+    with pytest.raises(ValueError, match="no fit_pairs method"):
+        SiameseVerifier(StandardScaler()).fit_pairs(as_pairs(X, idx), same)
+
+
+class _Constant(torch.nn.Module):
+    """A network whose output is ``value`` whatever the input."""
+
+    def __init__(self, input_shape, embedding_dim, value=0.0):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(embedding_dim))
+        self.value = value
+
+    def forward(self, x):
+        return self.bias + self.value + 0 * x[:, :1]
+
+
+def test_calibration_refuses_a_failed_embedding(rows):
+    X, y = rows
+    nan = fast(network=_Constant, network_params={"value": float("nan")})
+    with pytest.raises(ValueError, match="not finite .NaN or inf. .* training failed"):
+        nan.fit(X, y)
+    flat = fast(network=_Constant, network_params={}, normalize=False, lr=1e-12)
+    with pytest.raises(ValueError, match="collapsed"):
+        flat.fit(X, y)
