@@ -450,7 +450,8 @@ def test_histograms_density_and_errors():
 def test_verifier_displays_end_to_end(small_digits):
     X, y = small_digits
     X = X.reshape(len(X), -1)  # rows of 64 pixels, drawn as 8x8 images
-    ver = SiameseVerifier(embedding_dim=4, max_epochs=1, random_state=0).fit(X, y)
+    embedder = SiameseEmbedder(embedding_dim=4, max_epochs=1, random_state=0)
+    ver = SiameseVerifier(embedder, random_state=0).fit(X, y)
     idx, same = balanced_pairs(y, max_pairs=40)
     pairs = np.stack([X[idx[:, 0]], X[idx[:, 1]]], axis=1)
 
