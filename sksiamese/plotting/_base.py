@@ -1,0 +1,162 @@
+"""What several displays share: axes, image grids, input checks."""
+
+import math
+
+import numpy as np
+
+# Colours for right and wrong answers.
+_RIGHT, _WRONG = "tab:green", "tab:red"
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize):
+    """``ax`` and its figure, or a new figure with one axes."""
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
+    return ax, ax.figure
+
+
+def _panel_axes(ax, figsize):
+    """An axes whose area holds a grid of images, with its axis turned off."""
+    if ax is None:
+        fig = _pyplot().figure(figsize=figsize)
+        top = 1.0 - 0.5 / figsize[1]
+        ax = fig.add_axes((0.01, 0.01, 0.98, top - 0.01))
+    ax.set_axis_off()
+    return ax, ax.figure
+
+
+def _cells(ax, n_rows, n_cols, title_space=0.3, gap=0.06):
+    """A grid of inset axes filling ``ax``; each keeps room for a title."""
+    width, height = 1.0 / n_cols, 1.0 / n_rows
+    cells = np.empty((n_rows, n_cols), dtype=object)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            bounds = (
+                c * width + width * gap / 2,
+                1.0 - (r + 1) * height,
+                width * (1 - gap),
+                height * (1 - title_space),
+            )
+            cells[r, c] = ax.inset_axes(bounds)
+    return cells
+
+
+def _check_1d(values, name, n=None, dtype=None):
+    values = np.asarray(values, dtype=dtype)
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D; got an array of shape {values.shape}.")
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name} must have {n} entries; got {len(values)}.")
+    return values
+
+
+def _check_same(same, n, name="same"):
+    """``same`` as a boolean array of ``n`` entries, holding 0/1 values."""
+    same = _check_1d(same, name, n)
+    values = set(np.unique(same).tolist())
+    if not values <= {0, 1}:
+        raise ValueError(
+            f"{name} must hold 1 (or True) for same pairs and 0 (or False) for "
+            f"different pairs; got values {sorted(values)[:5]}."
+        )
+    return same.astype(bool)
+
+
+def _check_binary_both(same, n, name="same"):
+    same = _check_same(same, n, name)
+    if same.all() or not same.any():
+        raise ValueError(f"{name} must contain both same (1) and different (0) pairs.")
+    return same
+
+
+def _as_images(X, image_shape=None, name="X"):
+    """Samples as images: (n, height, width) or (n, height, width, 3 or 4).
+
+    2-D rows are reshaped to ``image_shape``, or to a square when their
+    length is a square number. A trailing channel axis of size 1 is dropped.
+    """
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(
+            f"{name} must hold one image per row; got an array of shape {X.shape}."
+        )
+    if image_shape is not None:
+        shape = tuple(int(s) for s in image_shape)
+        if math.prod(shape) != math.prod(X.shape[1:]):
+            raise ValueError(
+                f"image_shape={shape} does not fit samples of shape "
+                f"{X.shape[1:]} in {name}."
+            )
+        X = X.reshape(len(X), *shape)
+    elif X.ndim == 2:
+        side = math.isqrt(X.shape[1])
+        if side * side != X.shape[1]:
+            raise ValueError(
+                f"{name} holds rows of {X.shape[1]} values, which are not "
+                "square images; pass image_shape=(height, width) or "
+                "(height, width, channels)."
+            )
+        X = X.reshape(len(X), side, side)
+    if X.ndim == 4 and X.shape[-1] == 1:
+        X = X[..., 0]
+    if X.ndim == 3 or (X.ndim == 4 and X.shape[-1] in (3, 4)):
+        return X
+    raise ValueError(
+        f"{name} must hold grayscale images (n, height, width) or colour images "
+        f"(n, height, width, channels) with 1, 3 or 4 channels last; got shape "
+        f"{X.shape}."
+    )
+
+
+def _image_shape_of(estimator, image_shape):
+    if image_shape is not None:
+        return image_shape
+    return getattr(estimator, "input_shape", None)
+
+
+class _ImageScale:
+    """One intensity scale for every image of a display, so they compare."""
+
+    def __init__(self, *images):
+        values = [np.asarray(im) for im in images]
+        self.uint8 = all(v.dtype == np.uint8 for v in values)
+        if self.uint8:
+            self.vmin, self.vmax = 0.0, 255.0
+        else:
+            finite = [v[np.isfinite(v)] for v in values if v.size]
+            finite = np.concatenate([f.ravel() for f in finite])
+            lo = float(finite.min()) if finite.size else 0.0
+            hi = float(finite.max()) if finite.size else 1.0
+            self.vmin, self.vmax = lo, hi if hi > lo else lo + 1.0
+
+    def show(self, ax, image, cmap):
+        """Draw ``image`` on ``ax`` without ticks; return the AxesImage."""
+        image = np.asarray(image)
+        if image.ndim == 3:  # colour: imshow takes floats in [0, 1] or uint8
+            if not self.uint8:
+                image = (image.astype(np.float64) - self.vmin) / (self.vmax - self.vmin)
+                image = np.clip(image, 0.0, 1.0)
+            shown = ax.imshow(image, interpolation="nearest")
+        else:
+            shown = ax.imshow(
+                image,
+                cmap=cmap,
+                vmin=self.vmin,
+                vmax=self.vmax,
+                interpolation="nearest",
+            )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return shown
+
+
+def _label_text(label):
+    if isinstance(label, np.generic):
+        label = label.item()
+    return str(label)
