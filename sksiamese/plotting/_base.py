@@ -1,11 +1,76 @@
-"""What several displays share: axes, image grids, input checks."""
+"""What several displays share: where they draw, image grids, input checks
+and the documentation of the parameters they have in common."""
 
 import math
 
 import numpy as np
 
+from .._utils import fill_doc
+
 # Colours for right and wrong answers.
 _RIGHT, _WRONG = "tab:green", "tab:red"
+
+# Parameters and attributes that several displays document in the same words;
+# ``_fill_doc`` writes them where a docstring says ``{name}``. Those of
+# methods are indented for a method's docstring, ``figure_attr`` for a
+# class's.
+_fill_doc = fill_doc(
+    ax="""ax : matplotlib.axes.Axes, default=None
+            Axes to draw into; None creates a figure.""",
+    panel_ax="""ax : matplotlib.axes.Axes, default=None
+            Axes whose area receives the images (its axis is turned off);
+            None creates a figure.""",
+    panel_title="""title : str, default=None
+            Title of the picture; None describes it.""",
+    cmap="""cmap : str or matplotlib colormap, default="gray"
+            Colormap of grayscale images; all images share one intensity
+            scale. Colour images are drawn as they are.""",
+    image_shape="""image_shape : tuple of int, default=None
+            Shape of one image, for flat rows; None reshapes rows of a
+            square length to square images.""",
+    estimator_image_shape="""image_shape : tuple of int, default=None
+            Shape of one image for flat rows; None uses the estimator's
+            ``input_shape`` when it has one, else square images.""",
+    transformer="""estimator : object with ``transform``
+            A fitted :class:`~sksiamese.SiameseEmbedder`, or any fitted
+            transformer (a pipeline ending in one included).""",
+    pairs="""pairs : array-like of shape (n_pairs, 2, ...)
+            The two samples of each pair, laid out as in ``fit``.""",
+    same="""same : array-like of shape (n_pairs,)
+            1 (or True) for pairs of the same class, 0 (or False) otherwise;
+            both must occur.""",
+    figure_attr="""figure_ : matplotlib.figure.Figure
+        Figure holding ``ax_``.""",
+)
+
+
+class _Display:
+    """Where a display draws.
+
+    Every display's ``plot`` draws into the axes it is given, or into a new
+    figure when None, and keeps them as ``ax_`` and ``figure_``; it calls
+    :meth:`_use_axes`, or :meth:`_use_panel` for a grid of images.
+    """
+
+    def _use_axes(self, ax, figsize):
+        """``ax``, or the one axes of a new figure of ``figsize`` inches;
+        kept as ``ax_``, its figure as ``figure_``."""
+        if ax is None:
+            _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
+        self.ax_, self.figure_ = ax, ax.figure
+        return ax
+
+    def _use_panel(self, ax, figsize):
+        """Like :meth:`_use_axes`, for an axes whose area receives a grid of
+        images: its axis is turned off, and a new figure keeps room for a
+        title at the top."""
+        if ax is None:
+            fig = _pyplot().figure(figsize=figsize)
+            top = 1.0 - 0.5 / figsize[1]
+            ax = fig.add_axes((0.01, 0.01, 0.98, top - 0.01))
+        ax.set_axis_off()
+        self.ax_, self.figure_ = ax, ax.figure
+        return ax
 
 
 def _pyplot():

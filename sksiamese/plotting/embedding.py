@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._base import _axes, _check_1d, _label_text
+from ._base import _check_1d, _Display, _fill_doc, _label_text
 
 __all__ = ["EmbeddingDisplay"]
 
@@ -25,7 +25,40 @@ def _class_styles(n_classes):
     ]
 
 
-class EmbeddingDisplay:
+def _project(X, method, perplexity, random_state):
+    """2-D coordinates of the rows of ``X`` and, for PCA, the share of the
+    variance along each axis."""
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(float(perplexity), max(1.0, (len(X) - 1) / 3.0))
+        coords = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            init="pca" if X.shape[1] >= 2 else "random",
+            learning_rate="auto",
+            random_state=random_state,
+        ).fit_transform(X)
+        return coords, None
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        if X.shape[1] < 2:
+            raise ValueError("method='pca' needs embeddings of 2 or more dimensions.")
+        pca = PCA(n_components=2, random_state=random_state)
+        return pca.fit_transform(X), pca.explained_variance_ratio_
+    if method == "none":
+        if X.shape[1] != 2:
+            raise ValueError(
+                f"method='none' needs 2-D embeddings; these have {X.shape[1]} "
+                "dimensions. Use method='tsne' or 'pca'."
+            )
+        return X, None
+    raise ValueError(f"method must be 'tsne', 'pca' or 'none'; got {method!r}.")
+
+
+@_fill_doc
+class EmbeddingDisplay(_Display):
     """Map of embeddings in two dimensions, one colour per class.
 
     Embeddings are projected to 2-D by t-SNE (which keeps neighbourhoods:
@@ -54,8 +87,7 @@ class EmbeddingDisplay:
         The legend, when one is drawn.
     ax_ : matplotlib.axes.Axes
         Axes with the map.
-    figure_ : matplotlib.figure.Figure
-        Figure holding ``ax_``.
+    {figure_attr}
 
     See Also
     --------
@@ -95,13 +127,13 @@ class EmbeddingDisplay:
             )
         return "embedding dimension 1", "embedding dimension 2"
 
+    @_fill_doc
     def plot(self, ax=None, *, legend="auto", marker_size=None, alpha=0.8, title=None):
         """Draw the map.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
         legend : bool or "auto", default="auto"
             Whether to draw a legend of the classes; ``"auto"`` draws one
             when there are labels. Beyond 20 classes, classes differ by
@@ -126,38 +158,50 @@ class EmbeddingDisplay:
                 f"coordinates must have shape (n_samples, 2); got {coords.shape}."
             )
         n = len(coords)
-        n_classes = 1 if self.labels is None else len(np.unique(self.labels))
+        labels = None if self.labels is None else _check_1d(self.labels, "labels", n)
+        n_classes = 1 if labels is None else len(np.unique(labels))
         ncol = max(1, math.ceil(n_classes / 20))
-        ax, fig = _axes(ax, (7.0 + 1.8 * (ncol - 1), 6.0))
+        ax = self._use_axes(ax, (7.0 + 1.8 * (ncol - 1), 6.0))
         size = (
             marker_size
             if marker_size is not None
             else float(np.clip(4000 / max(n, 1), 6, 40))
         )
+        self._scatter(ax, coords, labels, size, alpha)
+        self._label_axes(ax, n, title)
+        show_legend = labels is not None if legend == "auto" else bool(legend)
+        self.legend_ = None
+        if show_legend and labels is not None:
+            self._draw_legend(ax, ncol, size)
+        return self
+
+    def _scatter(self, ax, coords, labels, size, alpha):
+        """One scatter of the points of each class, kept in ``scatters_``."""
         self.scatters_ = {}
-        if self.labels is None:
+        if labels is None:
             self.scatters_[None] = ax.scatter(
                 coords[:, 0], coords[:, 1], s=size, alpha=alpha, edgecolors="none"
             )
-        else:
-            labels = _check_1d(self.labels, "labels", n)
-            classes = np.unique(labels)
-            for label, (color, marker) in zip(
-                classes, _class_styles(len(classes)), strict=True
-            ):
-                mask = labels == label
-                self.scatters_[label.item() if hasattr(label, "item") else label] = (
-                    ax.scatter(
-                        coords[mask, 0],
-                        coords[mask, 1],
-                        s=size,
-                        color=color,
-                        marker=marker,
-                        alpha=alpha,
-                        edgecolors="none",
-                        label=_label_text(label),
-                    )
+            return
+        classes = np.unique(labels)
+        for label, (color, marker) in zip(
+            classes, _class_styles(len(classes)), strict=True
+        ):
+            mask = labels == label
+            self.scatters_[label.item() if hasattr(label, "item") else label] = (
+                ax.scatter(
+                    coords[mask, 0],
+                    coords[mask, 1],
+                    s=size,
+                    color=color,
+                    marker=marker,
+                    alpha=alpha,
+                    edgecolors="none",
+                    label=_label_text(label),
                 )
+            )
+
+    def _label_axes(self, ax, n, title):
         xlabel, ylabel = self._axis_labels()
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -169,24 +213,22 @@ class EmbeddingDisplay:
             if self.labels is not None:
                 title += f", {len(self.scatters_)} classes"
         ax.set_title(title)
-        show_legend = self.labels is not None if legend == "auto" else bool(legend)
-        self.legend_ = None
-        if show_legend and self.labels is not None:
-            self.legend_ = ax.legend(
-                title="class",
-                loc="upper left",
-                bbox_to_anchor=(1.01, 1.0),
-                ncol=ncol,
-                fontsize="small",
-                markerscale=max(1.0, 30.0 / size) ** 0.5,
-                frameon=False,
-            )
-            for handle in self.legend_.legend_handles:
-                handle.set_alpha(1.0)
-        self.ax_, self.figure_ = ax, fig
-        return self
+
+    def _draw_legend(self, ax, ncol, size):
+        self.legend_ = ax.legend(
+            title="class",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            ncol=ncol,
+            fontsize="small",
+            markerscale=max(1.0, 30.0 / size) ** 0.5,
+            frameon=False,
+        )
+        for handle in self.legend_.legend_handles:
+            handle.set_alpha(1.0)
 
     @classmethod
+    @_fill_doc
     def from_embeddings(
         cls,
         embeddings,
@@ -218,8 +260,7 @@ class EmbeddingDisplay:
             sets.
         random_state : int, RandomState instance or None, default=None
             Seed of t-SNE and PCA.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
         legend, marker_size, alpha, title
             Passed to :meth:`plot`.
 
@@ -235,43 +276,14 @@ class EmbeddingDisplay:
             )
         if not np.all(np.isfinite(X)):
             raise ValueError("embeddings contain NaN or infinite values.")
-        ratio = None
-        if method == "tsne":
-            from sklearn.manifold import TSNE
-
-            perplexity = min(float(perplexity), max(1.0, (len(X) - 1) / 3.0))
-            coords = TSNE(
-                n_components=2,
-                perplexity=perplexity,
-                init="pca" if X.shape[1] >= 2 else "random",
-                learning_rate="auto",
-                random_state=random_state,
-            ).fit_transform(X)
-        elif method == "pca":
-            from sklearn.decomposition import PCA
-
-            if X.shape[1] < 2:
-                raise ValueError(
-                    "method='pca' needs embeddings of 2 or more dimensions."
-                )
-            pca = PCA(n_components=2, random_state=random_state)
-            coords = pca.fit_transform(X)
-            ratio = pca.explained_variance_ratio_
-        elif method == "none":
-            if X.shape[1] != 2:
-                raise ValueError(
-                    f"method='none' needs 2-D embeddings; these have {X.shape[1]} "
-                    "dimensions. Use method='tsne' or 'pca'."
-                )
-            coords = X
-        else:
-            raise ValueError(f"method must be 'tsne', 'pca' or 'none'; got {method!r}.")
+        coords, ratio = _project(X, method, perplexity, random_state)
         display = cls(coords, y, method=method, explained_variance_ratio=ratio)
         return display.plot(
             ax, legend=legend, marker_size=marker_size, alpha=alpha, title=title
         )
 
     @classmethod
+    @_fill_doc
     def from_estimator(
         cls,
         estimator,
@@ -291,9 +303,7 @@ class EmbeddingDisplay:
 
         Parameters
         ----------
-        estimator : object with ``transform``
-            A fitted :class:`~sksiamese.SiameseEmbedder`, or any fitted
-            transformer (a pipeline ending in one included).
+        {transformer}
         X : array-like
             Samples, laid out as the estimator expects.
         y : array-like of shape (n_samples,), default=None

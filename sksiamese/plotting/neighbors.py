@@ -8,10 +8,11 @@ from ._base import (
     _as_images,
     _cells,
     _check_1d,
+    _Display,
+    _fill_doc,
     _image_shape_of,
     _ImageScale,
     _label_text,
-    _panel_axes,
 )
 
 __all__ = ["NeighborsDisplay"]
@@ -28,7 +29,8 @@ def _format_distance(d):
     return f"{d:.3f}" if abs(d) < 1000 else f"{d:.4g}"
 
 
-class NeighborsDisplay:
+@_fill_doc
+class NeighborsDisplay(_Display):
     """Query images, each followed by its nearest gallery images.
 
     Each row shows one query and its ``k`` nearest neighbours in the order
@@ -60,8 +62,7 @@ class NeighborsDisplay:
     ax_ : matplotlib.axes.Axes
         Axes (axis turned off) whose area holds the grid and whose title is
         the picture's title.
-    figure_ : matplotlib.figure.Figure
-        Figure holding ``ax_``.
+    {figure_attr}
 
     Examples
     --------
@@ -92,21 +93,17 @@ class NeighborsDisplay:
         self.query_labels = query_labels
         self.neighbor_labels = neighbor_labels
 
+    @_fill_doc
     def plot(self, ax=None, *, cmap="gray", metric_name="d", title=None):
         """Draw the queries and their neighbours.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes whose area receives the grid (its axis is turned off); None
-            creates a figure.
-        cmap : str or matplotlib colormap, default="gray"
-            Colormap of grayscale images; all images share one intensity
-            scale. Colour images are drawn as they are.
+        {panel_ax}
+        {cmap}
         metric_name : str, default="d"
             Name written before each distance.
-        title : str, default=None
-            Title of the picture; None describes it.
+        {panel_title}
 
         Returns
         -------
@@ -114,6 +111,35 @@ class NeighborsDisplay:
             This object, with ``ax_``, ``figure_``, ``axes_`` and
             ``images_`` set.
         """
+        queries, neighbors, distances = self._checked_arrays()
+        n_queries, k = distances.shape
+        labels = self._checked_labels(n_queries, k)
+        ax = self._use_panel(ax, (1.6 * (k + 1) + 0.2, 1.9 * n_queries + 0.6))
+        scale = _ImageScale(queries, neighbors)
+        self.axes_ = _cells(ax, n_queries, k + 1, title_space=0.32)
+        self.images_ = np.empty((n_queries, k + 1), dtype=object)
+        q_labels = None if labels is None else labels[0]
+        for q in range(n_queries):
+            cell = self.axes_[q, 0]
+            self.images_[q, 0] = scale.show(cell, queries[q], cmap)
+            text = "query"
+            if q_labels is not None:
+                text += f"\nlabel {_label_text(q_labels[q])}"
+            cell.set_title(text, fontsize=9, fontweight="bold")
+            _frame(cell, "black", 2.5)
+            for j in range(k):
+                cell = self.axes_[q, j + 1]
+                self.images_[q, j + 1] = scale.show(cell, neighbors[q, j], cmap)
+                self._title_neighbor(cell, q, j, distances, labels, metric_name)
+        if title is None:
+            title = f"Query and its {k} nearest neighbours in the embedding"
+            if n_queries > 1:
+                title = f"{n_queries} queries and their {k} nearest neighbours"
+        ax.set_title(title, fontsize=11)
+        return self
+
+    def _checked_arrays(self):
+        """Query images, neighbour images and distances, of agreeing shapes."""
         queries = np.asarray(self.query_images)
         neighbors = np.asarray(self.neighbor_images)
         distances = np.asarray(self.distances, dtype=np.float64)
@@ -128,49 +154,38 @@ class NeighborsDisplay:
                 f"({neighbors.shape}) and distances ({distances.shape}) disagree "
                 "on the number of queries and neighbours."
             )
-        labelled = self.query_labels is not None and self.neighbor_labels is not None
-        if labelled:
-            q_labels = _check_1d(self.query_labels, "query_labels", n_queries)
-            n_labels = np.asarray(self.neighbor_labels)
-            if n_labels.shape != (n_queries, k):
-                raise ValueError(
-                    f"neighbor_labels must have shape {(n_queries, k)}; got "
-                    f"{n_labels.shape}."
-                )
-        figsize = (1.6 * (k + 1) + 0.2, 1.9 * n_queries + 0.6)
-        ax, fig = _panel_axes(ax, figsize)
-        scale = _ImageScale(queries, neighbors)
-        self.axes_ = _cells(ax, n_queries, k + 1, title_space=0.32)
-        self.images_ = np.empty((n_queries, k + 1), dtype=object)
-        for q in range(n_queries):
-            cell = self.axes_[q, 0]
-            self.images_[q, 0] = scale.show(cell, queries[q], cmap)
-            text = "query"
-            if labelled:
-                text += f"\nlabel {_label_text(q_labels[q])}"
-            cell.set_title(text, fontsize=9, fontweight="bold")
-            _frame(cell, "black", 2.5)
-            for j in range(k):
-                cell = self.axes_[q, j + 1]
-                self.images_[q, j + 1] = scale.show(cell, neighbors[q, j], cmap)
-                text = f"#{j + 1}  {metric_name} = {_format_distance(distances[q, j])}"
-                color = "black"
-                if labelled:
-                    match = n_labels[q, j] == q_labels[q]
-                    color = _RIGHT if match else _WRONG
-                    mark = "✓" if match else "✗"
-                    text += f"\nlabel {_label_text(n_labels[q, j])} {mark}"
-                    _frame(cell, color)
-                cell.set_title(text, fontsize=8, color=color)
-        if title is None:
-            title = f"Query and its {k} nearest neighbours in the embedding"
-            if n_queries > 1:
-                title = f"{n_queries} queries and their {k} nearest neighbours"
-        ax.set_title(title, fontsize=11)
-        self.ax_, self.figure_ = ax, fig
-        return self
+        return queries, neighbors, distances
+
+    def _checked_labels(self, n_queries, k):
+        """``(query_labels, neighbor_labels)``, or None unless both are given."""
+        if self.query_labels is None or self.neighbor_labels is None:
+            return None
+        q_labels = _check_1d(self.query_labels, "query_labels", n_queries)
+        n_labels = np.asarray(self.neighbor_labels)
+        if n_labels.shape != (n_queries, k):
+            raise ValueError(
+                f"neighbor_labels must have shape {(n_queries, k)}; got "
+                f"{n_labels.shape}."
+            )
+        return q_labels, n_labels
+
+    @staticmethod
+    def _title_neighbor(cell, q, j, distances, labels, metric_name):
+        """Rank and distance of neighbour ``j`` of query ``q``; with labels,
+        green and ✓ when it has the query's label, red and ✗ when not."""
+        text = f"#{j + 1}  {metric_name} = {_format_distance(distances[q, j])}"
+        color = "black"
+        if labels is not None:
+            q_labels, n_labels = labels
+            match = n_labels[q, j] == q_labels[q]
+            color = _RIGHT if match else _WRONG
+            mark = "✓" if match else "✗"
+            text += f"\nlabel {_label_text(n_labels[q, j])} {mark}"
+            _frame(cell, color)
+        cell.set_title(text, fontsize=8, color=color)
 
     @classmethod
+    @_fill_doc
     def from_embeddings(
         cls,
         query_embeddings,
@@ -210,11 +225,8 @@ class NeighborsDisplay:
             Neighbours shown per query.
         metric : {"euclidean", "cosine"}, default="euclidean"
             Distance, as in :func:`sksiamese.metrics.kneighbors`.
-        image_shape : tuple of int, default=None
-            Shape of one image, for flat rows; None reshapes rows of a
-            square length to square images.
-        ax : matplotlib.axes.Axes, default=None
-            Axes whose area receives the grid; None creates a figure.
+        {image_shape}
+        {panel_ax}
         cmap, title
             Passed to :meth:`plot`.
 
@@ -253,6 +265,7 @@ class NeighborsDisplay:
         return display.plot(ax, cmap=cmap, title=title)
 
     @classmethod
+    @_fill_doc
     def from_estimator(
         cls,
         estimator,
@@ -272,8 +285,7 @@ class NeighborsDisplay:
 
         Parameters
         ----------
-        estimator : object with ``transform``
-            A fitted :class:`~sksiamese.SiameseEmbedder` or any transformer.
+        {transformer}
         X_query : array-like
             Query samples, which are also the images drawn.
         X_gallery : array-like
@@ -286,9 +298,7 @@ class NeighborsDisplay:
             Neighbours shown per query.
         metric : {"euclidean", "cosine"}, default="euclidean"
             Distance between embeddings.
-        image_shape : tuple of int, default=None
-            Shape of one image for flat rows; None uses the estimator's
-            ``input_shape`` when it has one, else square images.
+        {estimator_image_shape}
         ax, cmap, title
             See :meth:`from_embeddings`.
 
