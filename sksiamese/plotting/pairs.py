@@ -11,12 +11,16 @@ from ._base import (
     _cells,
     _check_1d,
     _check_same,
+    _Display,
+    _fill_doc,
     _image_shape_of,
     _ImageScale,
-    _panel_axes,
 )
 
 __all__ = ["PairsDisplay"]
+
+# Where the two images of a pair lie in its cell.
+_SIDES = ((0.0, 0.0, 0.48, 1.0), (0.52, 0.0, 0.48, 1.0))
 
 
 def _format_proba(p):
@@ -28,7 +32,8 @@ def _format_proba(p):
     return f"= {p:.2f}"
 
 
-class PairsDisplay:
+@_fill_doc
+class PairsDisplay(_Display):
     """Pairs of images with their ``P(same)`` and the verdict.
 
     Each pair is titled with its probability of showing the same class and,
@@ -59,8 +64,7 @@ class PairsDisplay:
         The title of each pair.
     ax_ : matplotlib.axes.Axes
         Axes (axis turned off) whose area holds the pairs.
-    figure_ : matplotlib.figure.Figure
-        Figure holding ``ax_``.
+    {figure_attr}
 
     Examples
     --------
@@ -80,21 +84,17 @@ class PairsDisplay:
         self.threshold = threshold
         self.same = same
 
+    @_fill_doc
     def plot(self, ax=None, *, n_cols=None, cmap="gray", title=None):
         """Draw the pairs.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes whose area receives the pairs (its axis is turned off);
-            None creates a figure.
+        {panel_ax}
         n_cols : int, default=None
             Pairs per row; None puts up to 4 in a row.
-        cmap : str or matplotlib colormap, default="gray"
-            Colormap of grayscale images; all images share one intensity
-            scale.
-        title : str, default=None
-            Title of the picture; None describes it.
+        {cmap}
+        {panel_title}
 
         Returns
         -------
@@ -113,8 +113,7 @@ class PairsDisplay:
         same = None if self.same is None else _check_same(self.same, n)
         n_cols = min(n, 4) if n_cols is None else int(n_cols)
         n_rows = math.ceil(n / n_cols)
-        figsize = (3.2 * n_cols + 0.2, 2.3 * n_rows + 0.6)
-        ax, fig = _panel_axes(ax, figsize)
+        ax = self._use_panel(ax, (3.2 * n_cols + 0.2, 2.3 * n_rows + 0.6))
         scale = _ImageScale(pairs)
         cells = _cells(ax, n_rows, n_cols, title_space=0.34, gap=0.1)
         self.axes_ = np.empty((n, 2), dtype=object)
@@ -124,23 +123,11 @@ class PairsDisplay:
             cell.set_axis_off()
             if i >= n:
                 continue
-            for side, bounds in enumerate(
-                ((0.0, 0.0, 0.48, 1.0), (0.52, 0.0, 0.48, 1.0))
-            ):
+            for side, bounds in enumerate(_SIDES):
                 sub = cell.inset_axes(bounds)
                 self.axes_[i, side] = sub
                 self.images_[i, side] = scale.show(sub, pairs[i, side], cmap)
-            text, color = f"P(same) {_format_proba(proba[i])}", "black"
-            if self.threshold is not None:
-                verdict = proba[i] >= self.threshold
-                text += "\n" + ("same" if verdict else "different")
-                if same is not None:
-                    right = verdict == same[i]
-                    color = _RIGHT if right else _WRONG
-                    truth = "same" if same[i] else "different"
-                    text += " ✓" if right else f" ✗ (truly {truth})"
-            elif same is not None:
-                text += "\ntruly " + ("same" if same[i] else "different")
+            text, color = self._pair_title(proba[i], None if same is None else same[i])
             cell.set_title(text, fontsize=10, color=color)
             self.titles_.append(text)
         if title is None:
@@ -148,10 +135,26 @@ class PairsDisplay:
             if self.threshold is not None:
                 title += f" (threshold {self.threshold:.2f})"
         ax.set_title(title, fontsize=11)
-        self.ax_, self.figure_ = ax, fig
         return self
 
+    def _pair_title(self, proba, same):
+        """Title of a pair and its colour: green for a right verdict, red for
+        a wrong one, black when either the verdict or the truth is unknown."""
+        text, color = f"P(same) {_format_proba(proba)}", "black"
+        if self.threshold is not None:
+            verdict = proba >= self.threshold
+            text += "\n" + ("same" if verdict else "different")
+            if same is not None:
+                right = verdict == same
+                color = _RIGHT if right else _WRONG
+                truth = "same" if same else "different"
+                text += " ✓" if right else f" ✗ (truly {truth})"
+        elif same is not None:
+            text += "\ntruly " + ("same" if same else "different")
+        return text, color
+
     @classmethod
+    @_fill_doc
     def from_predictions(
         cls,
         pairs,
@@ -178,8 +181,7 @@ class PairsDisplay:
             Threshold on ``proba`` for the verdict.
         same : array-like of shape (n_pairs,), default=None
             The truth: 1 for pairs of the same class, 0 otherwise.
-        image_shape : tuple of int, default=None
-            Shape of one image, for flat rows.
+        {image_shape}
         ax, n_cols, cmap, title
             Passed to :meth:`plot`.
 
@@ -205,6 +207,7 @@ class PairsDisplay:
         return display.plot(ax, n_cols=n_cols, cmap=cmap, title=title)
 
     @classmethod
+    @_fill_doc
     def from_estimator(
         cls,
         estimator,
@@ -224,13 +227,10 @@ class PairsDisplay:
         estimator : SiameseVerifier
             A fitted verifier: its ``predict_proba(pairs)[:, 1]`` is
             ``P(same)`` and its ``threshold_`` gives the verdict.
-        pairs : array-like of shape (n_pairs, 2, ...)
-            The two samples of each pair, laid out as in ``fit``.
+        {pairs}
         same : array-like of shape (n_pairs,), default=None
             The truth, when known.
-        image_shape : tuple of int, default=None
-            Shape of one image for flat rows; None uses the estimator's
-            ``input_shape`` when it has one, else square images.
+        {estimator_image_shape}
         ax, n_cols, cmap, title
             Passed to :meth:`plot`.
 
