@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import _axes
+from ._base import _Display, _fill_doc
 
 __all__ = ["TrainingHistoryDisplay"]
 
@@ -19,7 +19,23 @@ def _history_rows(history):
     return rows
 
 
-class TrainingHistoryDisplay:
+def _history_keys(rows, keys):
+    """The keys to draw: those asked for, all of which some epoch records, or
+    by default the training and validation losses that are recorded."""
+    if keys is None:
+        keys = [k for k in ("train_loss", "valid_loss") if any(k in r for r in rows)]
+        if not keys:
+            raise ValueError("history records neither train_loss nor valid_loss.")
+        return keys
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    missing = [k for k in keys if not any(k in r for r in rows)]
+    if missing:
+        raise ValueError(f"history has no {missing}; it records {sorted(rows[-1])}.")
+    return keys
+
+
+@_fill_doc
+class TrainingHistoryDisplay(_Display):
     """Loss (or any per-epoch value) against the epoch, one line per key.
 
     Create it with :meth:`from_estimator` or :meth:`from_history`. When the
@@ -41,8 +57,7 @@ class TrainingHistoryDisplay:
         Epoch of the lowest validation loss, when it is drawn.
     ax_ : matplotlib.axes.Axes
         Axes with the curves.
-    figure_ : matplotlib.figure.Figure
-        Figure holding ``ax_``.
+    {figure_attr}
 
     Examples
     --------
@@ -59,13 +74,13 @@ class TrainingHistoryDisplay:
         self.curves = curves
         self.epochs = epochs
 
+    @_fill_doc
     def plot(self, ax=None, *, log_scale=False, title=None):
         """Draw the curves.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
         log_scale : bool, default=False
             Logarithmic value axis.
         title : str, default=None
@@ -84,13 +99,14 @@ class TrainingHistoryDisplay:
         curves = {k: np.asarray(v, dtype=np.float64) for k, v in self.curves.items()}
         n = len(next(iter(curves.values())))
         epochs = np.arange(1, n + 1) if self.epochs is None else np.asarray(self.epochs)
-        ax, fig = _axes(ax, (6.4, 4.2))
-        self.lines_ = {}
         for key, values in curves.items():
             if len(values) != len(epochs):
                 raise ValueError(
                     f"curve {key!r} has {len(values)} values for {len(epochs)} epochs."
                 )
+        ax = self._use_axes(ax, (6.4, 4.2))
+        self.lines_ = {}
+        for key, values in curves.items():
             (self.lines_[key],) = ax.plot(
                 epochs,
                 values,
@@ -98,21 +114,7 @@ class TrainingHistoryDisplay:
                 markersize=4,
                 label=_HISTORY_NAMES.get(key, key),
             )
-        self.best_epoch_ = None
-        valid = curves.get("valid_loss")
-        if valid is not None and np.isfinite(valid).any():
-            best = int(np.nanargmin(valid))
-            self.best_epoch_ = int(epochs[best])
-            ax.plot(
-                epochs[best],
-                valid[best],
-                marker="*",
-                markersize=14,
-                linestyle="none",
-                color=self.lines_["valid_loss"].get_color(),
-                markeredgecolor="black",
-                label=f"lowest validation loss (epoch {self.best_epoch_})",
-            )
+        self._mark_best_epoch(ax, epochs, curves.get("valid_loss"))
         ax.set_xlabel("epoch")
         all_losses = all(key.endswith("loss") for key in curves)
         ax.set_ylabel("loss" if all_losses else "value")
@@ -124,10 +126,28 @@ class TrainingHistoryDisplay:
         if title is None:
             title = f"Training history ({len(epochs)} epochs)"
         ax.set_title(title)
-        self.ax_, self.figure_ = ax, fig
         return self
 
+    def _mark_best_epoch(self, ax, epochs, valid):
+        """Mark the lowest validation loss, kept as ``best_epoch_``."""
+        self.best_epoch_ = None
+        if valid is None or not np.isfinite(valid).any():
+            return
+        best = int(np.nanargmin(valid))
+        self.best_epoch_ = int(epochs[best])
+        ax.plot(
+            epochs[best],
+            valid[best],
+            marker="*",
+            markersize=14,
+            linestyle="none",
+            color=self.lines_["valid_loss"].get_color(),
+            markeredgecolor="black",
+            label=f"lowest validation loss (epoch {self.best_epoch_})",
+        )
+
     @classmethod
+    @_fill_doc
     def from_history(cls, history, *, keys=None, ax=None, log_scale=False, title=None):
         """Draw per-epoch values of a skorch ``History``.
 
@@ -138,8 +158,7 @@ class TrainingHistoryDisplay:
         keys : list of str, default=None
             Keys to draw; None draws ``train_loss`` and, when recorded,
             ``valid_loss``.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
         log_scale, title
             Passed to :meth:`plot`.
 
@@ -148,19 +167,7 @@ class TrainingHistoryDisplay:
         display : TrainingHistoryDisplay
         """
         rows = _history_rows(history)
-        if keys is None:
-            keys = [
-                k for k in ("train_loss", "valid_loss") if any(k in r for r in rows)
-            ]
-            if not keys:
-                raise ValueError("history records neither train_loss nor valid_loss.")
-        else:
-            keys = [keys] if isinstance(keys, str) else list(keys)
-            missing = [k for k in keys if not any(k in r for r in rows)]
-            if missing:
-                raise ValueError(
-                    f"history has no {missing}; it records {sorted(rows[-1])}."
-                )
+        keys = _history_keys(rows, keys)
         curves = {k: [r.get(k, np.nan) for r in rows] for k in keys}
         epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
         return cls(curves, epochs=epochs).plot(ax, log_scale=log_scale, title=title)
