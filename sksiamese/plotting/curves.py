@@ -2,9 +2,12 @@
 
 import numpy as np
 
-from ._base import _WRONG, _axes, _check_1d, _check_binary_both
+from ._base import _WRONG, _check_1d, _check_binary_both, _Display, _fill_doc
 
 __all__ = ["VerificationCurveDisplay"]
+
+# Error rates marked on the axes of a DET curve.
+_DET_TICKS = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999])
 
 
 def _operating_point(same, accepted):
@@ -19,7 +22,18 @@ def _normal_ppf(p):
     return norm.ppf(np.asarray(p, dtype=np.float64))
 
 
-class VerificationCurveDisplay:
+def _roc_xy(far, frr):
+    """Where the rates ``(far, frr)`` lie on a ROC curve."""
+    return far, 1.0 - frr
+
+
+def _det_xy(far, frr):
+    """Where the rates ``(far, frr)`` lie on a DET curve."""
+    return _normal_ppf(far), _normal_ppf(frr)
+
+
+@_fill_doc
+class VerificationCurveDisplay(_Display):
     """ROC or DET curve of same/different decisions on pairs.
 
     Both curves trade the **false acceptance rate** (FAR: share of
@@ -60,8 +74,7 @@ class VerificationCurveDisplay:
         ``"roc"`` or ``"det"``.
     ax_ : matplotlib.axes.Axes
         Axes with the curve.
-    figure_ : matplotlib.figure.Figure
-        Figure holding ``ax_``.
+    {figure_attr}
 
     See Also
     --------
@@ -101,13 +114,13 @@ class VerificationCurveDisplay:
         label = name or "verifier"
         return label + (f" ({', '.join(parts)})" if parts else "")
 
+    @_fill_doc
     def plot(self, ax=None, *, kind="roc", name=None):
         """Draw the curve.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
         kind : {"roc", "det"}, default="roc"
             ROC curve (true acceptance rate against FAR, linear scales) or
             DET curve (FRR against FAR, normal-deviate scales).
@@ -129,37 +142,51 @@ class VerificationCurveDisplay:
                 f"far and frr must be 1-D of one length; got {far.shape} and "
                 f"{frr.shape}."
             )
-        ax, fig = _axes(ax, (5.6, 5.4))
+        ax = self._use_axes(ax, (5.6, 5.4))
         label = self._legend_label(name or self.name)
-        self.eer_point_ = self.operating_point_ = None
         if kind == "roc":
-            (self.line_,) = ax.plot(far, 1.0 - frr, label=label)
-            ax.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
-            to_xy = lambda a, r: (a, 1.0 - r)  # noqa: E731
-            ax.set_xlim(-0.01, 1.01)
-            ax.set_ylim(-0.01, 1.01)
-            ax.set_ylabel("true acceptance rate (same pairs accepted)")
+            self._draw_roc(ax, far, frr, label)
         else:
-            ppf = _normal_ppf
-            with np.errstate(divide="ignore"):
-                (self.line_,) = ax.plot(ppf(far), ppf(frr), label=label)
-            to_xy = lambda a, r: (ppf(a), ppf(r))  # noqa: E731
-            ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999])
-            positions = ppf(ticks)
-            labels = [f"{t:.1%}".replace(".0%", "%") for t in ticks]
-            lim = (positions[0] - 0.2, positions[-1] + 0.2)
-            ax.plot(lim, lim, linestyle=":", color="gray", label="FAR = FRR")
-            ax.set_xticks(positions, labels)
-            ax.set_yticks(positions, labels)
-            ax.set_xlim(lim)
-            ax.set_ylim(lim)
-            ax.set_ylabel("false rejection rate (same pairs rejected)")
+            self._draw_det(ax, far, frr, label)
         ax.set_xlabel("false acceptance rate (different pairs accepted)")
+        self._mark_points(ax, _roc_xy if kind == "roc" else _det_xy)
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+        ax.legend(
+            loc="lower right" if kind == "roc" else "upper right", fontsize="small"
+        )
+        ax.set_title(
+            "ROC curve of the pair decisions" if kind == "roc" else "DET curve"
+        )
+        self.kind_ = kind
+        return self
+
+    def _draw_roc(self, ax, far, frr, label):
+        (self.line_,) = ax.plot(*_roc_xy(far, frr), label=label)
+        ax.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
+        ax.set_xlim(-0.01, 1.01)
+        ax.set_ylim(-0.01, 1.01)
+        ax.set_ylabel("true acceptance rate (same pairs accepted)")
+
+    def _draw_det(self, ax, far, frr, label):
+        with np.errstate(divide="ignore"):
+            (self.line_,) = ax.plot(*_det_xy(far, frr), label=label)
+        positions = _normal_ppf(_DET_TICKS)
+        labels = [f"{t:.1%}".replace(".0%", "%") for t in _DET_TICKS]
+        lim = (positions[0] - 0.2, positions[-1] + 0.2)
+        ax.plot(lim, lim, linestyle=":", color="gray", label="FAR = FRR")
+        ax.set_xticks(positions, labels)
+        ax.set_yticks(positions, labels)
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+        ax.set_ylabel("false rejection rate (same pairs rejected)")
+
+    def _mark_points(self, ax, to_xy):
+        """Mark the equal error rate and the operating point, when known."""
+        self.eer_point_ = self.operating_point_ = None
         if self.eer is not None:
-            x, y = to_xy(self.eer, self.eer)
             (self.eer_point_,) = ax.plot(
-                x,
-                y,
+                *to_xy(self.eer, self.eer),
                 marker="o",
                 markersize=8,
                 linestyle="none",
@@ -169,10 +196,8 @@ class VerificationCurveDisplay:
             )
         if self.operating_point is not None:
             a, r, t = self.operating_point
-            x, y = to_xy(a, r)
             (self.operating_point_,) = ax.plot(
-                x,
-                y,
+                *to_xy(a, r),
                 marker="*",
                 markersize=14,
                 linestyle="none",
@@ -180,18 +205,9 @@ class VerificationCurveDisplay:
                 markeredgecolor="black",
                 label=f"threshold {t:.3g}: FAR {a:.1%}, FRR {r:.1%}",
             )
-        ax.set_aspect("equal")
-        ax.grid(alpha=0.3)
-        ax.legend(
-            loc="lower right" if kind == "roc" else "upper right", fontsize="small"
-        )
-        ax.set_title(
-            "ROC curve of the pair decisions" if kind == "roc" else "DET curve"
-        )
-        self.kind_, self.ax_, self.figure_ = kind, ax, fig
-        return self
 
     @classmethod
+    @_fill_doc
     def from_predictions(
         cls, same, scores, *, threshold=None, kind="roc", name=None, ax=None
     ):
@@ -199,8 +215,7 @@ class VerificationCurveDisplay:
 
         Parameters
         ----------
-        same : array-like of shape (n_pairs,)
-            1 (or True) for pairs of the same class, 0 otherwise.
+        {same}
         scores : array-like of shape (n_pairs,)
             Higher means more alike: ``P(same)``, ``decision_function`` or
             minus a distance.
@@ -211,8 +226,7 @@ class VerificationCurveDisplay:
             Which curve.
         name : str, default=None
             Name of the curve in the legend.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
 
         Returns
         -------
@@ -224,6 +238,7 @@ class VerificationCurveDisplay:
         return display.plot(ax, kind=kind)
 
     @classmethod
+    @_fill_doc
     def from_estimator(cls, estimator, pairs, same, *, kind="roc", name=None, ax=None):
         """Draw the curve of a fitted verifier on labelled pairs.
 
@@ -235,16 +250,13 @@ class VerificationCurveDisplay:
         ----------
         estimator : SiameseVerifier
             A fitted verifier.
-        pairs : array-like of shape (n_pairs, 2, ...)
-            The two samples of each pair, laid out as in ``fit``.
-        same : array-like of shape (n_pairs,)
-            1 for pairs of the same class, 0 otherwise; both must occur.
+        {pairs}
+        {same}
         kind : {"roc", "det"}, default="roc"
             Which curve.
         name : str, default=None
             Name of the curve in the legend; None uses the class name.
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
 
         Returns
         -------
