@@ -79,23 +79,6 @@ def _pyplot():
     return plt
 
 
-def _axes(ax, figsize):
-    """``ax`` and its figure, or a new figure with one axes."""
-    if ax is None:
-        _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
-    return ax, ax.figure
-
-
-def _panel_axes(ax, figsize):
-    """An axes whose area holds a grid of images, with its axis turned off."""
-    if ax is None:
-        fig = _pyplot().figure(figsize=figsize)
-        top = 1.0 - 0.5 / figsize[1]
-        ax = fig.add_axes((0.01, 0.01, 0.98, top - 0.01))
-    ax.set_axis_off()
-    return ax, ax.figure
-
-
 def _cells(ax, n_rows, n_cols, title_space=0.3, gap=0.06):
     """A grid of inset axes filling ``ax``; each keeps room for a title."""
     width, height = 1.0 / n_cols, 1.0 / n_rows

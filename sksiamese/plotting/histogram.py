@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import _axes, _check_1d, _check_binary_both
+from ._base import _check_1d, _check_binary_both, _Display, _fill_doc
 
 __all__ = ["DistanceHistogramDisplay"]
 
@@ -31,7 +31,8 @@ def _distance_threshold(calibrator, threshold, d_max):
     return (lo + hi) / 2.0
 
 
-class DistanceHistogramDisplay:
+@_fill_doc
+class DistanceHistogramDisplay(_Display):
     """Histograms of the embedding distances of same and different pairs.
 
     A good embedding puts same pairs at small distances and different pairs
@@ -72,8 +73,7 @@ class DistanceHistogramDisplay:
         Axes with the histograms.
     ax_proba_ : matplotlib.axes.Axes or None
         Right-hand axes of ``P(same)``.
-    figure_ : matplotlib.figure.Figure
-        Figure holding ``ax_``.
+    {figure_attr}
 
     Examples
     --------
@@ -99,13 +99,13 @@ class DistanceHistogramDisplay:
         self.proba_threshold = proba_threshold
         self.proba_curve = proba_curve
 
+    @_fill_doc
     def plot(self, ax=None, *, bins=30, density=False, title=None):
         """Draw the histograms.
 
         Parameters
         ----------
-        ax : matplotlib.axes.Axes, default=None
-            Axes to draw into; None creates a figure.
+        {ax}
         bins : int or array-like, default=30
             Bins shared by both histograms.
         density : bool, default=False
@@ -124,7 +124,32 @@ class DistanceHistogramDisplay:
         """
         d = _check_1d(self.distances, "distances", dtype=np.float64)
         same = _check_binary_both(self.same, len(d))
-        ax, fig = _axes(ax, (7.0, 4.4))
+        ax = self._use_axes(ax, (7.0, 4.4))
+        self._draw_histograms(ax, d, same, bins, density)
+        ax.set_xlabel("distance between the embeddings of a pair")
+        ax.set_ylabel("density" if density else "number of pairs")
+        self._draw_threshold(ax, d, same)
+        handles, labels = ax.get_legend_handles_labels()
+        self.proba_line_ = self.ax_proba_ = None
+        if self.proba_curve is not None:
+            handles.append(self._draw_proba(ax))
+            labels.append("calibrated P(same)")
+        ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.15),
+            ncol=2,
+            fontsize="small",
+            frameon=False,
+        )
+        if title is None:
+            title = f"Distances of {len(d)} pairs"
+        ax.set_title(title)
+        return self
+
+    def _draw_histograms(self, ax, d, same, bins, density):
+        """Filled bars with an outline, on shared bins, for each group."""
         edges = np.histogram_bin_edges(d, bins=bins)
         common = dict(bins=edges, density=density, alpha=0.45, edgecolor="none")
         _, _, same_patches = ax.hist(
@@ -144,47 +169,35 @@ class DistanceHistogramDisplay:
         ax.hist(d[~same], color=_DIFFERENT_COLOR, **edge)
         self.same_patches_ = list(same_patches)
         self.different_patches_ = list(diff_patches)
-        ax.set_xlabel("distance between the embeddings of a pair")
-        ax.set_ylabel("density" if density else "number of pairs")
-        self.threshold_line_ = self.proba_line_ = self.ax_proba_ = None
-        self.accuracy_ = None
-        if self.threshold is not None:
-            t = float(self.threshold)
-            self.accuracy_ = float(np.mean((d <= t) == same))
-            label = f"threshold: distance {t:.3g}"
-            if self.proba_threshold is not None:
-                label += f" (P(same) = {self.proba_threshold:.2f})"
-            label += f"; {self.accuracy_:.1%} of pairs right"
-            self.threshold_line_ = ax.axvline(
-                t, color="black", linestyle="--", linewidth=1.5, label=label
-            )
-        handles, labels = ax.get_legend_handles_labels()
-        if self.proba_curve is not None:
-            grid, proba = (np.asarray(a, dtype=np.float64) for a in self.proba_curve)
-            self.ax_proba_ = ax.twinx()
-            (self.proba_line_,) = self.ax_proba_.plot(
-                grid, proba, color="dimgray", linewidth=1.5, label="calibrated P(same)"
-            )
-            self.ax_proba_.set_ylim(0.0, 1.05)
-            self.ax_proba_.set_ylabel("calibrated P(same)")
-            handles.append(self.proba_line_)
-            labels.append("calibrated P(same)")
-        ax.legend(
-            handles,
-            labels,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.15),
-            ncol=2,
-            fontsize="small",
-            frameon=False,
+
+    def _draw_threshold(self, ax, d, same):
+        """The threshold line, labelled with the share of pairs it gets right."""
+        self.threshold_line_ = self.accuracy_ = None
+        if self.threshold is None:
+            return
+        t = float(self.threshold)
+        self.accuracy_ = float(np.mean((d <= t) == same))
+        label = f"threshold: distance {t:.3g}"
+        if self.proba_threshold is not None:
+            label += f" (P(same) = {self.proba_threshold:.2f})"
+        label += f"; {self.accuracy_:.1%} of pairs right"
+        self.threshold_line_ = ax.axvline(
+            t, color="black", linestyle="--", linewidth=1.5, label=label
         )
-        if title is None:
-            title = f"Distances of {len(d)} pairs"
-        ax.set_title(title)
-        self.ax_, self.figure_ = ax, fig
-        return self
+
+    def _draw_proba(self, ax):
+        """The calibrated ``P(same)`` against a right-hand axis; its line."""
+        grid, proba = (np.asarray(a, dtype=np.float64) for a in self.proba_curve)
+        self.ax_proba_ = ax.twinx()
+        (self.proba_line_,) = self.ax_proba_.plot(
+            grid, proba, color="dimgray", linewidth=1.5, label="calibrated P(same)"
+        )
+        self.ax_proba_.set_ylim(0.0, 1.05)
+        self.ax_proba_.set_ylabel("calibrated P(same)")
+        return self.proba_line_
 
     @classmethod
+    @_fill_doc
     def from_predictions(
         cls,
         same,
@@ -201,8 +214,7 @@ class DistanceHistogramDisplay:
 
         Parameters
         ----------
-        same : array-like of shape (n_pairs,)
-            1 (or True) for pairs of the same class, 0 otherwise.
+        {same}
         distances : array-like of shape (n_pairs,)
             Distance of each pair (minus ``decision_function``).
         threshold : float, default=None
@@ -220,6 +232,7 @@ class DistanceHistogramDisplay:
         return display.plot(ax, bins=bins, density=density, title=title)
 
     @classmethod
+    @_fill_doc
     def from_estimator(
         cls,
         estimator,
@@ -241,10 +254,8 @@ class DistanceHistogramDisplay:
         ----------
         estimator : SiameseVerifier
             A fitted verifier.
-        pairs : array-like of shape (n_pairs, 2, ...)
-            The two samples of each pair, laid out as in ``fit``.
-        same : array-like of shape (n_pairs,)
-            1 for pairs of the same class, 0 otherwise; both must occur.
+        {pairs}
+        {same}
         show_proba : bool, default=True
             Draw the calibrated ``P(same)`` against a right-hand axis.
         ax, bins, density, title
