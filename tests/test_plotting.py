@@ -440,7 +440,9 @@ def test_histograms_density_and_errors():
     )
     assert total == pytest.approx(1.0)
     assert display.ax_.get_ylabel() == "density" and display.threshold_line_ is None
-    with pytest.raises(ValueError, match="same must have 6"):
+    with pytest.raises(
+        ValueError, match=r"same must hold one flag per pair \(6\); got 2"
+    ):
         DistanceHistogramDisplay.from_predictions(same[:2], d)
 
 

@@ -104,25 +104,6 @@ def _check_1d(values, name, n=None, dtype=None):
     return values
 
 
-def _check_same(same, n, name="same"):
-    """``same`` as a boolean array of ``n`` entries, holding 0/1 values."""
-    same = _check_1d(same, name, n)
-    values = set(np.unique(same).tolist())
-    if not values <= {0, 1}:
-        raise ValueError(
-            f"{name} must hold 1 (or True) for same pairs and 0 (or False) for "
-            f"different pairs; got values {sorted(values)[:5]}."
-        )
-    return same.astype(bool)
-
-
-def _check_binary_both(same, n, name="same"):
-    same = _check_same(same, n, name)
-    if same.all() or not same.any():
-        raise ValueError(f"{name} must contain both same (1) and different (0) pairs.")
-    return same
-
-
 def _as_images(X, image_shape=None, name="X"):
     """Samples as images: (n, height, width) or (n, height, width, 3 or 4).
 

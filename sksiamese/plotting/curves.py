@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._base import _WRONG, _check_1d, _check_binary_both, _Display, _fill_doc
+from .._utils import check_same
+from ._base import _WRONG, _check_1d, _Display, _fill_doc
 
 __all__ = ["VerificationCurveDisplay"]
 
@@ -280,7 +281,7 @@ class VerificationCurveDisplay(_Display):
         from ..metrics import equal_error_rate
 
         scores = _check_1d(scores, "scores", dtype=np.float64)
-        same = _check_binary_both(same, len(scores))
+        same = check_same(same, len(scores))
         fpr, tpr, _ = roc_curve(same, scores)
         point = None
         if threshold is not None and accepted is not None:

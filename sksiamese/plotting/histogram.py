@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ._base import _check_1d, _check_binary_both, _Display, _fill_doc
+from .._utils import check_same
+from ._base import _check_1d, _Display, _fill_doc
 
 __all__ = ["DistanceHistogramDisplay"]
 
@@ -123,7 +124,7 @@ class DistanceHistogramDisplay(_Display):
             set.
         """
         d = _check_1d(self.distances, "distances", dtype=np.float64)
-        same = _check_binary_both(self.same, len(d))
+        same = check_same(self.same, len(d))
         ax = self._use_axes(ax, (7.0, 4.4))
         self._draw_histograms(ax, d, same, bins, density)
         ax.set_xlabel("distance between the embeddings of a pair")

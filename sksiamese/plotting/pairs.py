@@ -4,13 +4,13 @@ import math
 
 import numpy as np
 
+from .._utils import check_same
 from ._base import (
     _RIGHT,
     _WRONG,
     _as_images,
     _cells,
     _check_1d,
-    _check_same,
     _Display,
     _fill_doc,
     _image_shape_of,
@@ -110,7 +110,7 @@ class PairsDisplay(_Display):
             )
         n = len(pairs)
         proba = _check_1d(self.proba, "proba", n, dtype=np.float64)
-        same = None if self.same is None else _check_same(self.same, n)
+        same = None if self.same is None else check_same(self.same, n, both=False)
         n_cols = min(n, 4) if n_cols is None else int(n_cols)
         n_rows = math.ceil(n / n_cols)
         ax = self._use_panel(ax, (3.2 * n_cols + 0.2, 2.3 * n_rows + 0.6))
