@@ -262,6 +262,52 @@ def test_pairs_without_threshold_and_layout():
         PairsDisplay.from_predictions(pairs, np.ones(4))
 
 
+@pytest.mark.parametrize(
+    "proba, n_bad, first",
+    [
+        ([0.1, np.nan, 0.2, np.nan, 0.3], 2, "nan at position 1"),
+        ([0.1, 0.2, 1.5, 0.3, -0.2], 2, "1.5 at position 2"),
+        ([0.1, 0.2, 0.3, 0.4, np.inf], 1, "inf at position 4"),
+    ],
+)
+def test_pairs_refuse_proba_that_is_not_a_probability(proba, n_bad, first):
+    pairs = np.zeros((5, 2, 3, 3))
+    n_figures = len(plt.get_fignums())
+    with pytest.raises(ValueError, match="finite and within \\[0, 1\\]") as error:
+        PairsDisplay.from_predictions(pairs, proba, threshold=0.5)
+    message = str(error.value)
+    assert f"not so at {n_bad} of its 5 positions" in message
+    assert f"the first being {first}" in message
+    assert "pass predict_proba(pairs)[:, 1]" in message.lower()
+    assert "DistanceHistogramDisplay or VerificationCurveDisplay" in message
+    assert len(plt.get_fignums()) == n_figures  # refused before drawing
+    # the ends of [0, 1] are probabilities
+    display = PairsDisplay.from_predictions(pairs, [0.0, 1.0, 0.5, 0.2, 0.7])
+    assert display.titles_[:2] == ["P(same) < 0.01", "P(same) > 0.99"]
+
+
+@pytest.mark.parametrize("threshold", [1.5, -0.1, np.nan, "high"])
+def test_pairs_refuse_a_threshold_outside_0_1(threshold):
+    pairs = np.zeros((2, 2, 3, 3))
+    with pytest.raises(ValueError, match="threshold must be a probability in"):
+        PairsDisplay.from_predictions(pairs, [0.2, 0.8], threshold=threshold)
+    display = PairsDisplay.from_predictions(pairs, [0.2, 0.8], threshold=1.0)
+    assert [t.splitlines()[1] for t in display.titles_] == ["different"] * 2
+
+
+def test_pairs_take_only_one_kind_of_pair_but_no_other_flags():
+    pairs = np.zeros((2, 2, 3, 3))
+    display = PairsDisplay.from_predictions(pairs, [0.2, 0.8], same=[1, 1])
+    assert display.titles_ == [
+        "P(same) = 0.20\ntruly same",
+        "P(same) = 0.80\ntruly same",
+    ]
+    with pytest.raises(ValueError, match="must hold 1 \\(or True\\) for same"):
+        PairsDisplay.from_predictions(pairs, [0.2, 0.8], same=[1, 2])
+    with pytest.raises(ValueError, match="one flag per pair \\(2\\); got 3"):
+        PairsDisplay.from_predictions(pairs, [0.2, 0.8], same=[1, 0, 1])
+
+
 def test_pairs_from_estimator_uses_predict_proba_and_threshold():
     pairs = np.zeros((2, 2, 2, 2))
     pairs[1, 1] = 0.25  # distance 1 -> P(same) = sigmoid(4 - 8)

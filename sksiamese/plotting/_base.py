@@ -104,6 +104,52 @@ def _check_1d(values, name, n=None, dtype=None):
     return values
 
 
+def _count(count, noun):
+    """``"1 value"``, ``"2 values"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _check_finite(values, name, need):
+    """``values``, or a ValueError that says how many of them are NaN or
+    infinite, where the first one is and, in ``need``, what they must be."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = np.argwhere(bad)[0].tolist()
+        where = first[0] if len(first) == 1 else tuple(first)
+        raise ValueError(
+            f"{name} holds {_count(int(bad.sum()), 'NaN or infinite value')}, "
+            f"the first at position {where}; {need}"
+        )
+    return values
+
+
+def _check_fractions(values, name, meaning, advice=""):
+    """``values`` (1-D floats), or a ValueError when some are NaN or lie
+    outside [0, 1]: how many, the first of them and where, what they mean,
+    and ``advice`` on what to pass instead."""
+    bad = ~((values >= 0.0) & (values <= 1.0))  # NaN fails both
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must hold {meaning}, finite and within [0, 1]; not so at "
+            f"{int(bad.sum())} of its {_count(len(values), 'position')}, the first "
+            f"being {values[first]:g} at position {first}.{advice}"
+        )
+    return values
+
+
+def _check_threshold(threshold, what, low=-np.inf, high=np.inf, advice=""):
+    """``threshold`` as a float, or a ValueError saying it must be ``what``,
+    a finite number between ``low`` and ``high``, and giving ``advice``."""
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        value = np.nan
+    if not (np.isfinite(value) and low <= value <= high):
+        raise ValueError(f"threshold must be {what}; got {threshold!r}.{advice}")
+    return value
+
+
 def _as_images(X, image_shape=None, name="X"):
     """Samples as images: (n, height, width) or (n, height, width, 3 or 4).
 

@@ -11,6 +11,8 @@ from ._base import (
     _as_images,
     _cells,
     _check_1d,
+    _check_fractions,
+    _check_threshold,
     _Display,
     _fill_doc,
     _image_shape_of,
@@ -48,9 +50,10 @@ class PairsDisplay(_Display):
     pairs : ndarray of shape (n_pairs, 2, height, width[, channels])
         The two images of each pair.
     proba : ndarray of shape (n_pairs,)
-        ``P(same)`` of each pair.
+        ``P(same)`` of each pair, in [0, 1].
     threshold : float, default=None
-        Pairs with ``proba >= threshold`` are judged "same".
+        A probability in [0, 1]: pairs with ``proba >= threshold`` are
+        judged "same".
     same : array-like of shape (n_pairs,), default=None
         The truth: 1 for pairs of the same class, 0 otherwise.
 
@@ -109,7 +112,7 @@ class PairsDisplay(_Display):
                 f"channels]); got {pairs.shape}."
             )
         n = len(pairs)
-        proba = _check_1d(self.proba, "proba", n, dtype=np.float64)
+        proba, threshold = self._checked_proba(n), self._checked_threshold()
         same = None if self.same is None else check_same(self.same, n, both=False)
         n_cols = min(n, 4) if n_cols is None else int(n_cols)
         n_rows = math.ceil(n / n_cols)
@@ -127,22 +130,48 @@ class PairsDisplay(_Display):
                 sub = cell.inset_axes(bounds)
                 self.axes_[i, side] = sub
                 self.images_[i, side] = scale.show(sub, pairs[i, side], cmap)
-            text, color = self._pair_title(proba[i], None if same is None else same[i])
+            text, color = self._pair_title(
+                proba[i], threshold, None if same is None else same[i]
+            )
             cell.set_title(text, fontsize=10, color=color)
             self.titles_.append(text)
         if title is None:
             title = "Pairs with their probability of showing the same class"
-            if self.threshold is not None:
-                title += f" (threshold {self.threshold:.2f})"
+            if threshold is not None:
+                title += f" (threshold {threshold:.2f})"
         ax.set_title(title, fontsize=11)
         return self
 
-    def _pair_title(self, proba, same):
+    def _checked_proba(self, n):
+        """``proba`` as ``n`` floats, each a probability."""
+        return _check_fractions(
+            _check_1d(self.proba, "proba", n, dtype=np.float64),
+            "proba",
+            "the probability that each pair shows the same class",
+            " Pass predict_proba(pairs)[:, 1]; for scores or distances, use "
+            "DistanceHistogramDisplay or VerificationCurveDisplay.",
+        )
+
+    def _checked_threshold(self):
+        """``threshold`` as a float in [0, 1], or None."""
+        if self.threshold is None:
+            return None
+        return _check_threshold(
+            self.threshold,
+            'a probability in [0, 1] (pairs with proba >= threshold are judged "same")',
+            0.0,
+            1.0,
+            " For a threshold on distances or scores, use DistanceHistogramDisplay "
+            "or VerificationCurveDisplay.",
+        )
+
+    @staticmethod
+    def _pair_title(proba, threshold, same):
         """Title of a pair and its colour: green for a right verdict, red for
         a wrong one, black when either the verdict or the truth is unknown."""
         text, color = f"P(same) {_format_proba(proba)}", "black"
-        if self.threshold is not None:
-            verdict = proba >= self.threshold
+        if threshold is not None:
+            verdict = proba >= threshold
             text += "\n" + ("same" if verdict else "different")
             if same is not None:
                 right = verdict == same
@@ -176,9 +205,10 @@ class PairsDisplay(_Display):
             The two samples of each pair, as images or as flat rows with
             ``image_shape``.
         proba : array-like of shape (n_pairs,)
-            ``P(same)`` of each pair (column 1 of ``predict_proba``).
+            ``P(same)`` of each pair (column 1 of ``predict_proba``), in
+            [0, 1].
         threshold : float, default=None
-            Threshold on ``proba`` for the verdict.
+            Threshold on ``proba`` for the verdict, in [0, 1].
         same : array-like of shape (n_pairs,), default=None
             The truth: 1 for pairs of the same class, 0 otherwise.
         {image_shape}
