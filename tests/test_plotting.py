@@ -421,6 +421,36 @@ def test_curve_errors():
         VerificationCurveDisplay.from_predictions([1, 0], [0.9, 0.1], kind="pr")
 
 
+def test_curve_refuses_nan_scores_and_threshold():
+    same = [1, 0, 1, 0, 1]
+    with pytest.raises(ValueError, match="scores holds 2 NaN or infinite values") as e:
+        VerificationCurveDisplay.from_predictions(same, [0.9, np.nan, 0.8, 0.1, np.inf])
+    assert "the first at position 1; every pair needs a finite score" in str(e.value)
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        VerificationCurveDisplay.from_predictions(
+            same, [0.9, 0.2, 0.8, 0.1, 0.7], threshold=np.nan
+        )
+    # a verifier whose network gives NaN for a pair is refused the same way
+    pairs = np.zeros((4, 2, 1, 1))
+    pairs[:, 1, 0, 0] = [0.0, 0.4, 0.6, 1.0]
+    broken = _StubVerifier()
+    broken.decision_function = lambda pairs: np.array([-0.1, np.nan, -0.3, -0.9])
+    with pytest.raises(ValueError, match="scores holds 1 NaN or infinite value,"):
+        VerificationCurveDisplay.from_estimator(broken, pairs, [1, 0, 1, 0])
+
+
+def test_curve_refuses_rates_that_are_nan_or_outside_0_1():
+    with pytest.raises(ValueError, match="far must hold false acceptance rates") as e:
+        VerificationCurveDisplay([0.0, np.nan, 1.0], [1.0, 0.5, 0.0]).plot()
+    assert "not so at 1 of its 3 positions, the first being nan at position 1" in str(
+        e.value
+    )
+    with pytest.raises(ValueError, match="frr must hold false rejection rates"):
+        VerificationCurveDisplay([0.0, 0.5, 1.0], [1.0, 1.2, 0.0]).plot(kind="det")
+    display = VerificationCurveDisplay([0.0, 0.5, 1.0], [1.0, 0.2, 0.0]).plot()
+    np.testing.assert_allclose(display.line_.get_ydata(), [0.0, 0.8, 1.0])
+
+
 def test_curve_from_estimator_marks_predict_at_threshold():
     pairs = np.zeros((4, 2, 1, 1))
     pairs[:, 1, 0, 0] = [0.0, 0.4, 0.6, 1.0]

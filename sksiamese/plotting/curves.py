@@ -3,7 +3,15 @@
 import numpy as np
 
 from .._utils import check_same
-from ._base import _WRONG, _check_1d, _Display, _fill_doc
+from ._base import (
+    _WRONG,
+    _check_1d,
+    _check_finite,
+    _check_fractions,
+    _check_threshold,
+    _Display,
+    _fill_doc,
+)
 
 __all__ = ["VerificationCurveDisplay"]
 
@@ -51,9 +59,9 @@ class VerificationCurveDisplay(_Display):
     Parameters
     ----------
     far : ndarray
-        False acceptance rates, increasing.
+        False acceptance rates, increasing, in [0, 1].
     frr : ndarray
-        False rejection rates at the same thresholds.
+        False rejection rates at the same thresholds, in [0, 1].
     roc_auc : float, default=None
         Area under the ROC curve.
     eer : float, default=None
@@ -143,6 +151,8 @@ class VerificationCurveDisplay(_Display):
                 f"far and frr must be 1-D of one length; got {far.shape} and "
                 f"{frr.shape}."
             )
+        _check_fractions(far, "far", "false acceptance rates")
+        _check_fractions(frr, "frr", "false rejection rates")
         ax = self._use_axes(ax, (5.6, 5.4))
         label = self._legend_label(name or self.name)
         if kind == "roc":
@@ -219,7 +229,7 @@ class VerificationCurveDisplay(_Display):
         {same}
         scores : array-like of shape (n_pairs,)
             Higher means more alike: ``P(same)``, ``decision_function`` or
-            minus a distance.
+            minus a distance; finite.
         threshold : float, default=None
             Pairs with ``score >= threshold`` are accepted; marks that
             operating point.
@@ -234,7 +244,14 @@ class VerificationCurveDisplay(_Display):
         display : VerificationCurveDisplay
         """
         scores = _check_1d(scores, "scores", dtype=np.float64)
-        accepted = None if threshold is None else scores >= threshold
+        accepted = None
+        if threshold is not None:
+            threshold = _check_threshold(
+                threshold,
+                "a finite number on the scale of scores (pairs with "
+                "score >= threshold are accepted)",
+            )
+            accepted = scores >= threshold
         display = cls._from_scores(same, scores, accepted, threshold, name)
         return display.plot(ax, kind=kind)
 
@@ -280,7 +297,11 @@ class VerificationCurveDisplay(_Display):
 
         from ..metrics import equal_error_rate
 
-        scores = _check_1d(scores, "scores", dtype=np.float64)
+        scores = _check_finite(
+            _check_1d(scores, "scores", dtype=np.float64),
+            "scores",
+            "every pair needs a finite score, higher meaning more alike.",
+        )
         same = check_same(same, len(scores))
         fpr, tpr, _ = roc_curve(same, scores)
         point = None
