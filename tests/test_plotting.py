@@ -522,6 +522,29 @@ def test_histograms_density_and_errors():
         DistanceHistogramDisplay.from_predictions(same[:2], d)
 
 
+def test_histograms_refuse_nan_distances_and_threshold():
+    same = np.array([1, 1, 0, 0])
+    n_figures = len(plt.get_fignums())
+    with pytest.raises(
+        ValueError, match="distances holds 1 NaN or infinite value"
+    ) as e:
+        DistanceHistogramDisplay.from_predictions(
+            same, [0.1, 0.2, np.nan, 0.9], bins=[0.0, 0.5, 1.0]
+        )
+    assert "the first at position 2; every pair needs a finite distance" in str(e.value)
+    with pytest.raises(ValueError, match="threshold must be a finite distance"):
+        DistanceHistogramDisplay.from_predictions(
+            same, [0.1, 0.2, 0.8, 0.9], threshold=np.nan
+        )
+    assert len(plt.get_fignums()) == n_figures  # refused before drawing
+    # a verifier that gives NaN for a pair is refused before its calibration
+    pairs = np.zeros((4, 2, 1, 1))
+    broken = _StubVerifier()
+    broken.decision_function = lambda pairs: np.array([-0.1, -0.2, np.nan, np.nan])
+    with pytest.raises(ValueError, match="distances holds 2 NaN or infinite values"):
+        DistanceHistogramDisplay.from_estimator(broken, pairs, same)
+
+
 # ---- with a fitted SiameseVerifier -----------------------------------------------
 
 

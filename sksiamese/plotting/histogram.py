@@ -3,12 +3,21 @@
 import numpy as np
 
 from .._utils import check_same
-from ._base import _check_1d, _Display, _fill_doc
+from ._base import _check_1d, _check_finite, _check_threshold, _Display, _fill_doc
 
 __all__ = ["DistanceHistogramDisplay"]
 
 # Colours of "same" and "different" pairs.
 _SAME_COLOR, _DIFFERENT_COLOR = "tab:blue", "tab:orange"
+
+
+def _check_distances(distances):
+    """Distances of pairs as 1-D floats, none of them NaN or infinite."""
+    return _check_finite(
+        _check_1d(distances, "distances", dtype=np.float64),
+        "distances",
+        "every pair needs a finite distance.",
+    )
 
 
 def _distance_threshold(calibrator, threshold, d_max):
@@ -123,8 +132,14 @@ class DistanceHistogramDisplay(_Display):
             patches, ``threshold_line_``, ``proba_line_`` and ``accuracy_``
             set.
         """
-        d = _check_1d(self.distances, "distances", dtype=np.float64)
+        d = _check_distances(self.distances)
         same = check_same(self.same, len(d))
+        if self.threshold is not None:
+            _check_threshold(
+                self.threshold,
+                "a finite distance (pairs with distance <= threshold are "
+                'declared "same")',
+            )
         ax = self._use_axes(ax, (7.0, 4.4))
         self._draw_histograms(ax, d, same, bins, density)
         ax.set_xlabel("distance between the embeddings of a pair")
@@ -266,7 +281,7 @@ class DistanceHistogramDisplay(_Display):
         -------
         display : DistanceHistogramDisplay
         """
-        distances = -np.asarray(estimator.decision_function(pairs), dtype=np.float64)
+        distances = _check_distances(-np.asarray(estimator.decision_function(pairs)))
         d_max = max(float(distances.max()) * 1.05, 1e-12)
         calibrator = getattr(estimator, "calibrator_", None)
         threshold = proba_threshold = curve = None
