@@ -149,8 +149,21 @@ def test_embedding_rejects_non_finite_values_and_wrong_label_count():
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         EmbeddingDisplay.from_embeddings(X, y, method="pca")
-    with pytest.raises(ValueError, match="labels must have 30"):
+    with pytest.raises(ValueError, match="labels has 5 entries but there are 30"):
         EmbeddingDisplay.from_embeddings(np.ones((30, 2)), y[:5], method="none")
+
+
+def test_embedding_refuses_nan_coordinates_and_missing_labels():
+    coords = np.random.default_rng(0).normal(size=(6, 2))
+    coords[4, 1] = np.nan
+    with pytest.raises(ValueError, match="coordinates holds 1 NaN or infinite value"):
+        EmbeddingDisplay(coords).plot()
+    # a point without a label would be left out of every class
+    labels = np.array([0.0, 1.0, np.nan, 0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="missing labels \\(NaN or None\\) at pos"):
+        EmbeddingDisplay.from_embeddings(np.ones((6, 2)), labels, method="none")
+    with pytest.raises(ValueError, match="labels holds missing labels"):
+        EmbeddingDisplay(np.ones((2, 2)), ["a", None]).plot()
 
 
 # ---- NeighborsDisplay --------------------------------------------------------
@@ -221,6 +234,29 @@ def test_neighbors_colour_images_and_errors():
     with pytest.raises(ValueError, match="gallery_images has 2 images"):
         NeighborsDisplay.from_embeddings(
             emb[:1], emb[1:], colour[:1], colour[1:3], n_neighbors=1
+        )
+
+
+def test_neighbors_refuse_nan_distances_and_missing_labels():
+    images, emb, labels = _gallery()
+    distances = np.array([[0.1, np.nan, 0.3]])
+    with pytest.raises(
+        ValueError, match="distances holds 1 NaN or infinite value"
+    ) as e:
+        NeighborsDisplay(images[:1], images[None, 1:4], distances).plot()
+    assert "the first at position (0, 1)" in str(e.value)
+    with pytest.raises(ValueError, match="gallery_labels holds missing labels"):
+        NeighborsDisplay.from_embeddings(
+            [[0.9]],
+            emb,
+            images[:1],
+            images,
+            query_labels=[0],
+            gallery_labels=[0, 0, np.nan, 1, 2],
+        )
+    with pytest.raises(ValueError, match="query_labels holds missing labels"):
+        NeighborsDisplay.from_embeddings(
+            [[0.9]], emb, images[:1], images, query_labels=[None], gallery_labels=labels
         )
 
 

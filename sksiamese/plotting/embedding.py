@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from ._base import _check_1d, _Display, _fill_doc, _label_text
+from .._utils import check_labels
+from ._base import _check_finite, _Display, _fill_doc, _label_text
 
 __all__ = ["EmbeddingDisplay"]
 
@@ -157,8 +158,11 @@ class EmbeddingDisplay(_Display):
             raise ValueError(
                 f"coordinates must have shape (n_samples, 2); got {coords.shape}."
             )
+        _check_finite(
+            coords, "coordinates", "every point needs two finite coordinates."
+        )
         n = len(coords)
-        labels = None if self.labels is None else _check_1d(self.labels, "labels", n)
+        labels = None if self.labels is None else check_labels(self.labels, n, "labels")
         n_classes = 1 if labels is None else len(np.unique(labels))
         ncol = max(1, math.ceil(n_classes / 20))
         ax = self._use_axes(ax, (7.0 + 1.8 * (ncol - 1), 6.0))
@@ -274,8 +278,7 @@ class EmbeddingDisplay(_Display):
                 "embeddings must have shape (n_samples, n_features) with at "
                 f"least 2 samples; got {X.shape}."
             )
-        if not np.all(np.isfinite(X)):
-            raise ValueError("embeddings contain NaN or infinite values.")
+        _check_finite(X, "embeddings", "every sample needs a finite embedding.")
         coords, ratio = _project(X, method, perplexity, random_state)
         display = cls(coords, y, method=method, explained_variance_ratio=ratio)
         return display.plot(

@@ -2,12 +2,13 @@
 
 import numpy as np
 
+from .._utils import check_labels
 from ._base import (
     _RIGHT,
     _WRONG,
     _as_images,
     _cells,
-    _check_1d,
+    _check_finite,
     _Display,
     _fill_doc,
     _image_shape_of,
@@ -154,19 +155,26 @@ class NeighborsDisplay(_Display):
                 f"({neighbors.shape}) and distances ({distances.shape}) disagree "
                 "on the number of queries and neighbours."
             )
+        _check_finite(
+            distances,
+            "distances",
+            "each neighbour needs a finite distance to its query.",
+        )
         return queries, neighbors, distances
 
     def _checked_labels(self, n_queries, k):
         """``(query_labels, neighbor_labels)``, or None unless both are given."""
         if self.query_labels is None or self.neighbor_labels is None:
             return None
-        q_labels = _check_1d(self.query_labels, "query_labels", n_queries)
+        q_labels = check_labels(self.query_labels, n_queries, "query_labels")
         n_labels = np.asarray(self.neighbor_labels)
         if n_labels.shape != (n_queries, k):
             raise ValueError(
                 f"neighbor_labels must have shape {(n_queries, k)}; got "
                 f"{n_labels.shape}."
             )
+        # missing labels are named by their position in the flattened array
+        check_labels(n_labels.ravel(), name="neighbor_labels")
         return q_labels, n_labels
 
     @staticmethod
@@ -253,7 +261,9 @@ class NeighborsDisplay(_Display):
             )
         neighbor_labels = None
         if query_labels is not None and gallery_labels is not None:
-            gallery_labels = _check_1d(gallery_labels, "gallery_labels", len(gallery))
+            gallery_labels = check_labels(
+                gallery_labels, len(gallery), "gallery_labels"
+            )
             neighbor_labels = gallery_labels[indices]
         display = cls(
             queries,
