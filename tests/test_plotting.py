@@ -611,3 +611,16 @@ def test_verifier_displays_end_to_end(small_digits):
     # pairs left of the drawn threshold are exactly those predicted "same"
     d = -ver.decision_function(pairs)
     np.testing.assert_array_equal(d <= hist.threshold, predicted == 1)
+
+
+def test_history_of_a_verifier_is_its_embedders(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        max_epochs=2, validation_fraction=0.2, embedding_dim=4, random_state=0
+    )
+    ver = SiameseVerifier(embedder, random_state=0).fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(ver)
+    np.testing.assert_allclose(
+        display.lines_["valid_loss"].get_ydata(),
+        ver.embedder_.history_[:, "valid_loss"],
+    )

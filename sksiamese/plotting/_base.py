@@ -189,10 +189,23 @@ def _as_images(X, image_shape=None, name="X"):
     )
 
 
+def _embedder_of(estimator):
+    """The SiameseEmbedder behind an estimator, or the estimator itself:
+    the last step of a Pipeline, the (fitted) embedder of a verifier."""
+    from .._verifier import final_embedder
+
+    if hasattr(estimator, "steps"):
+        estimator = estimator.steps[-1][1]
+    inner = getattr(estimator, "embedder_", getattr(estimator, "embedder", None))
+    if inner is not None:
+        estimator = inner
+    return final_embedder(estimator) or estimator
+
+
 def _image_shape_of(estimator, image_shape):
     if image_shape is not None:
         return image_shape
-    return getattr(estimator, "input_shape", None)
+    return getattr(_embedder_of(estimator), "input_shape", None)
 
 
 class _ImageScale:

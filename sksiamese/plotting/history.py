@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import _Display, _fill_doc
+from ._base import _Display, _embedder_of, _fill_doc
 
 __all__ = ["TrainingHistoryDisplay"]
 
@@ -181,8 +181,8 @@ class TrainingHistoryDisplay(_Display):
         Parameters
         ----------
         estimator : SiameseEmbedder or SiameseVerifier
-            A fitted estimator with a ``history_`` attribute (or a pipeline
-            whose last step has one).
+            A fitted estimator with a ``history_`` attribute, a verifier
+            whose embedder has one, or a pipeline ending in either.
         keys, ax, log_scale, title
             See :meth:`from_history`.
 
@@ -192,8 +192,7 @@ class TrainingHistoryDisplay(_Display):
         """
         from sklearn.utils.validation import check_is_fitted
 
-        if hasattr(estimator, "steps"):
-            estimator = estimator.steps[-1][1]
+        estimator = _embedder_of(estimator)
         check_is_fitted(estimator, "history_")
         return cls.from_history(
             estimator.history_, keys=keys, ax=ax, log_scale=log_scale, title=title
