@@ -33,6 +33,7 @@ from ._data import (
     network_input_shape,
     validate_samples,
 )
+from ._docstrings import DOCS
 from ._training import (
     OPTIMIZERS,
     Encoder,
@@ -344,15 +345,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ---- the public API ----------------------------------------------------
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the encoder on pairs or triplets drawn from ``y``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, height, \
-                width) or (n_samples, height, width, channels)
-            Training samples.
+        {X_fit}
         y : array-like of shape (n_samples,)
             Class labels, of any type (ints, strings, mixed); at least two
             classes, each with at least two samples; no NaN or None.
@@ -375,6 +375,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         sets = lambda shape, seeds: self._class_sets(X, codes, shape, seeds)  # noqa: E731
         return self._train(sets, n_classes=len(classes))
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
         """Train the encoder on labelled pairs, without class labels.
@@ -388,11 +389,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, ...)
-            Two samples per pair, each laid out as ``fit``'s ``X`` rows.
-        same : array-like of shape (n_pairs,)
-            1 (or True) where both samples show the same class, 0 (or
-            False) where they do not; both must occur.
+        {pairs}
+        {same}
 
         Returns
         -------
