@@ -498,8 +498,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.embedding_dim_ = output_width(net.module_, net_shape, net.device)
         return self
 
-    def _new_net(self, net_shape, n_classes, train, valid, seeds):
-        """A new skorch net, initialised from ``seeds[0]`` and trained."""
+    def _build_net(self, net_shape, n_classes, seeds, valid=None):
+        """A new, unfitted skorch net: the encoder initialised from
+        ``seeds[0]``, the loss (and its class proxies) from ``seeds[3]``."""
         with seeded(int(seeds[0])):
             backbone = build_network(
                 self.network, net_shape, self.embedding_dim, self.network_params
@@ -508,7 +509,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         width = output_width(module, net_shape) if self._loss_needs_classes() else None
         with seeded(int(seeds[3])):  # proxies of losses that learn them
             criterion = self._make_loss(n_classes, width)
-        net = SiameseNet(
+        return SiameseNet(
             module=module,
             criterion=criterion,
             miner=self._make_miner(),
@@ -524,10 +525,22 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             device=self.device_,
             verbose=int(self.verbose),
         )
+
+    def _new_net(self, net_shape, n_classes, train, valid, seeds):
+        """A new skorch net, initialised from ``seeds`` and trained."""
+        net = self._build_net(net_shape, n_classes, seeds, valid)
         with seeded(int(seeds[0]), self.device_):
             net.initialize()
             net.partial_fit(train, None)
         net.train_split = None  # hold no reference to the data
+        return net
+
+    def _rebuild_net(self, n_classes):
+        """The initialised, untrained net of this fitted estimator's shape,
+        for weights saved without pickle (:mod:`sksiamese.persistence`)."""
+        net = self._build_net(self.network_input_shape_, n_classes, [0] * 5)
+        with seeded(0, self.device_):
+            net.initialize()
         return net
 
     def _continue(self, train, valid, seed):
