@@ -126,9 +126,11 @@ class NonFiniteGuard(Callback):
     the host per batch (a NaN or infinity anywhere makes the sum
     non-finite; only then are the values checked one by one). skorch has
     already waited for the device to record the loss, so the copy adds no
-    stall. On one CPU thread the whole check takes about 10 microseconds a
-    batch of 64 triplets, under 0.01% of a training step of the default
-    ConvNet on 28x28 images (170 ms).
+    stall. On one CPU thread the whole check took 10 to 40 microseconds a
+    batch of 64 triplets (173 embeddings of 64 values): about 0.01% of a
+    training step of the default ConvNet on 28x28 images (170 to 240 ms)
+    and 0.2% of one of the default MLP on 64 features (10 to 22 ms).
+    ``torch.isfinite(y_pred).all()`` alone took 40 to 70 microseconds.
 
     Parameters
     ----------
