@@ -3,14 +3,24 @@
 A training set is a view (an index array) into the user's ``X``; each
 epoch its loader draws fresh index tuples from the labels, and each batch
 gathers only the distinct samples those tuples name. Nothing copies ``X``.
+
+Each epoch is planned in the main process: the index tuples of every batch
+and the seed of its distortions. Loading a planned batch (reading a
+memmap's rows, decoding image files, distorting) happens there too, or in
+DataLoader worker processes with ``num_workers``; either way the batches
+are the same, so results do not depend on the number of workers.
 """
+
+import contextlib
 
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, ProgressBar
 from torch import nn
 
-from ._data import to_batch
+from ._data import gather_rows, is_lazy, rows_to_batch, to_batch
+from ._monitor import NonFiniteGuard
 from .sampling import (
     ClassIndex,
     balanced_batches,
@@ -31,10 +41,13 @@ __all__ = [
     "SiameseNet",
     "class_sets",
     "embed",
+    "iterate_rows",
+    "loading",
     "output_width",
     "pair_sets",
     "resolve_device",
     "seeded",
+    "training_callbacks",
 ]
 
 OPTIMIZERS = {
@@ -83,6 +96,22 @@ def silent(*args, **kwargs):
     """A picklable sink for callback messages."""
 
 
+def training_callbacks(callbacks, early_stopping, patience, verbose):
+    """The skorch callbacks of a fit: the user's, the guard against
+    non-finite losses, early stopping on ``valid_loss`` (restoring the best
+    weights) and, when verbose, a progress bar."""
+    callbacks = list(callbacks or [])
+    callbacks.append(("nonfinite_guard", NonFiniteGuard()))
+    if early_stopping:
+        stopper = EarlyStopping(
+            monitor="valid_loss", patience=patience, load_best=True, sink=silent
+        )
+        callbacks.append(("early_stopping", stopper))
+    if verbose:
+        callbacks.append(("progress_bar", ProgressBar()))
+    return callbacks
+
+
 class Encoder(nn.Module):
     """The trained network: a backbone, optionally L2-normalised.
 
@@ -120,13 +149,110 @@ def _as_channels_last(batch):
     return out.copy_(batch)
 
 
+def _as_is(batch):
+    """The collate function of planned batches: they are batches already."""
+    return batch
+
+
+class _Planned(torch.utils.data.Sampler):
+    """The specs of the batches of one pass, set before each pass."""
+
+    def __init__(self):
+        self.specs = []
+
+    def __iter__(self):
+        return iter(self.specs)
+
+    def __len__(self):
+        return len(self.specs)
+
+
+class _Loading(torch.utils.data.Dataset):
+    """What DataLoader workers call: ``load(spec)`` of a planned batch."""
+
+    def __init__(self, load):
+        self.load = load
+
+    def __getitem__(self, spec):
+        return self.load(spec)
+
+
+class Workers:
+    """DataLoader worker processes that load planned batches.
+
+    The workers start on the first pass and stay for the next ones; each
+    pass hands them its specs, in order, and they return the batches in
+    that order. Their own random state is seeded from a private generator,
+    so starting them leaves torch's global random state alone.
+
+    Parameters
+    ----------
+    load : callable
+        ``load(spec) -> batch``, run in the workers.
+    num_workers : int
+        Number of worker processes.
+    pin_memory : bool, default=False
+        Return batches in page-locked memory, for fast copies to a GPU.
+    """
+
+    def __init__(self, load, num_workers, pin_memory=False):
+        self.planned = _Planned()
+        self.loader = torch.utils.data.DataLoader(
+            _Loading(load),
+            batch_size=None,
+            sampler=self.planned,
+            num_workers=num_workers,
+            collate_fn=_as_is,
+            pin_memory=pin_memory,
+            persistent_workers=True,
+            generator=torch.Generator().manual_seed(0),
+        )
+
+    def run(self, specs):
+        """The batches of ``specs``, loaded by the workers."""
+        self.planned.specs = list(specs)
+        return iter(self.loader)
+
+    def close(self):
+        """Stop the worker processes."""
+        iterator = self.loader.__dict__.pop("_iterator", None)
+        self.loader._iterator = None
+        shutdown = getattr(iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+
+
+def _reopen_memmap(filename, dtype, shape, offset, order):
+    return np.memmap(
+        filename, dtype=dtype, mode="r", shape=shape, offset=offset, order=order
+    )
+
+
+def _picklable(X):
+    """What stands in for ``X`` in a pickle: a whole-file memmap is reopened
+    from its file in the process that unpickles it, instead of copied."""
+    import mmap
+
+    if isinstance(X, np.memmap) and isinstance(X.base, mmap.mmap) and X.filename:
+        order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
+        args = (X.filename, X.dtype, X.shape, X.offset, order)
+        return _Reopened(args)
+    return X
+
+
+class _Reopened:
+    def __init__(self, args):
+        self.args = args
+
+
 class SampleSet(torch.utils.data.Dataset):
     """A subset of ``(X, y)`` and the rule that turns it into batches.
 
     Parameters
     ----------
-    X : ndarray
-        The validated data, never copied.
+    X : ndarray, memmap or ImageFiles
+        The validated data, never copied; lazy samples are read a batch at
+        a time.
     codes : ndarray of int64
         Class codes of all of ``X``.
     indices : ndarray of int64
@@ -147,6 +273,9 @@ class SampleSet(torch.utils.data.Dataset):
     augment = None
     #: Whether fetched colour batches are stored channels-last.
     channels_last = False
+    #: DataLoader worker processes that load the batches (0: none).
+    num_workers = 0
+    _workers = None
 
     def __init__(
         self, X, codes, indices, net_shape, tuples, seed, fixed=False, m_per_class=4
@@ -173,37 +302,72 @@ class SampleSet(torch.utils.data.Dataset):
         """The generator for one pass: fresh each time unless ``fixed``."""
         return np.random.default_rng(self.seed) if self.fixed else self._rng
 
-    def batches(self, batch_size):
-        """Iterate over the batches of one pass."""
+    def plan(self, batch_size):
+        """The batches of one pass, as specs for :meth:`load`.
+
+        Each spec is ``((local, tuples, same), seed)``: the subset
+        positions of a class-balanced batch, or the index tuples (and
+        same/different flags) of a batch of pairs or triplets, and the seed
+        of the batch's distortions (None without augmentation).
+        """
         rng = self.rng()
         if self.tuples == "batches":
-            for local in balanced_batches(
+            batches = balanced_batches(
                 self.class_index, rng, self.m_per_class, batch_size
-            ):
-                xb, labels = self.fetch(local)
-                yield xb, (labels, None)
-            return
+            )
+            return self._seeded([(local, None, None) for local in batches])
         if self.tuples == "pairs":
             tuples, same = sample_pairs(self.class_index, rng)
         else:
             tuples, same = sample_triplets(self.class_index, rng), None
-        for start in range(0, len(tuples), batch_size):
-            stop = start + batch_size
-            part = None if same is None else same[start:stop]
-            yield self.batch(tuples[start:stop], part)
+        return self._seeded(_cut(tuples, same, batch_size))
 
-    def fetch(self, local):
-        """Images and labels of subset positions ``local``, augmented if set."""
+    def _seeded(self, parts):
+        if self.augment is None:
+            return [(part, None) for part in parts]
+        seeds = self._augment_rng.integers(0, np.iinfo(np.int64).max, len(parts))
+        return list(zip(parts, seeds.tolist(), strict=True))
+
+    def load(self, spec):
+        """The batch of a spec of :meth:`plan`: images, labels and tuples."""
+        (local, tuples, same), seed = spec
+        if tuples is None:
+            xb, labels = self.fetch(local, seed)
+            return xb, (labels, None)
+        return self.batch(tuples, same, seed)
+
+    def batches(self, batch_size):
+        """Iterate over the batches of one pass, loaded by the workers when
+        ``num_workers`` is set."""
+        specs = self.plan(batch_size)
+        if not self.num_workers:
+            return map(self.load, specs)
+        if self._workers is None:
+            self._workers = Workers(self.load, self.num_workers)
+        return self._workers.run(specs)
+
+    def close(self):
+        """Stop the worker processes, if any."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+    def fetch(self, local, seed=None):
+        """Images and labels of subset positions ``local``, augmented if set
+        (with distortions drawn from ``seed``, or the next seed of the
+        set's own generator)."""
         rows = self.indices[local]
         xb = to_batch(self.X, rows, self.net_shape, channels_last=self.channels_last)
         if self.augment is not None:
+            if seed is None:
+                seed = int(self._augment_rng.integers(np.iinfo(np.int64).max))
             # keep the channels-last layout of the fetched images: the
             # resampled output is channels-first, and CPU convolutions run
             # about a third slower on it
             channels_last = xb.ndim == 4 and xb.is_contiguous(
                 memory_format=torch.channels_last
             )
-            xb = self.augment(xb, self._augment_rng)
+            xb = self.augment(xb, torch.Generator().manual_seed(int(seed)))
             if channels_last:
                 xb = _as_channels_last(xb)
         return xb, torch.from_numpy(self.codes[local])
@@ -211,17 +375,18 @@ class SampleSet(torch.utils.data.Dataset):
     def set_augment(self, augment, seed):
         """Distort every batch with ``augment(batch, generator)``.
 
-        The generator is a ``torch.Generator`` seeded with ``seed``; it runs
+        Each batch's ``torch.Generator`` is seeded with a number drawn, when
+        the pass is planned, from a generator seeded with ``seed``; it runs
         on through the epochs, so each epoch sees new distortions.
         """
         self.augment = augment
-        self._augment_rng = torch.Generator().manual_seed(int(seed))
+        self._augment_rng = np.random.default_rng(int(seed))
 
-    def batch(self, tuples, same):
+    def batch(self, tuples, same, seed=None):
         """One batch: distinct samples, their labels and local index tuples."""
         uniq, inv = np.unique(tuples, return_inverse=True)
         inv = torch.from_numpy(inv.reshape(tuples.shape))
-        xb, labels = self.fetch(uniq)
+        xb, labels = self.fetch(uniq, seed)
         if same is None:
             idx = (inv[:, 0], inv[:, 1], inv[:, 2])
         else:
@@ -229,6 +394,27 @@ class SampleSet(torch.utils.data.Dataset):
             pos, neg = inv[same], inv[~same]
             idx = (pos[:, 0], pos[:, 1], neg[:, 0], neg[:, 1])
         return xb, (labels, idx)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_workers", None)
+        state["X"] = _picklable(self.X)
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state["X"], _Reopened):
+            state["X"] = _reopen_memmap(*state["X"].args)
+        self.__dict__.update(state)
+
+
+def _cut(tuples, same, batch_size):
+    """Consecutive batches of ``batch_size`` tuples, as plan parts."""
+    parts = []
+    for start in range(0, len(tuples), batch_size):
+        stop = start + batch_size
+        part = None if same is None else same[start:stop]
+        parts.append((None, tuples[start:stop], part))
+    return parts
 
 
 class PairSet(SampleSet):
@@ -241,7 +427,7 @@ class PairSet(SampleSet):
 
     Parameters
     ----------
-    X : ndarray
+    X : ndarray, memmap or ImageFiles
         All samples, never copied.
     labels : ndarray of int64
         A label per sample, reported to the loss with the tuples.
@@ -265,11 +451,9 @@ class PairSet(SampleSet):
     def __len__(self):
         return len(self.pairs)
 
-    def batches(self, batch_size):
+    def plan(self, batch_size):
         order = self.rng().permutation(len(self.pairs))
-        for start in range(0, len(order), batch_size):
-            sel = order[start : start + batch_size]
-            yield self.batch(self.pairs[sel], self.same[sel])
+        return self._seeded(_cut(self.pairs[order], self.same[order], batch_size))
 
 
 class EpochLoader:
@@ -287,7 +471,25 @@ class EpochLoader:
         self.batch_size = batch_size
 
     def __iter__(self):
-        return self.dataset.batches(self.batch_size)
+        return iter(self.dataset.batches(self.batch_size))
+
+
+@contextlib.contextmanager
+def loading(train, valid, augment, seed, channels_last, num_workers):
+    """Give a fit's sample sets their loading rule (``augment`` of the
+    training batches, seeded from ``seed``; the layout; ``num_workers``),
+    and stop their worker processes when the fit ends."""
+    parts = [part for part in (train, valid) if part is not None]
+    if augment is not None:
+        train.set_augment(augment, int(seed))
+    for part in parts:
+        part.channels_last = channels_last
+        part.num_workers = num_workers
+    try:
+        yield
+    finally:
+        for part in parts:
+            part.close()
 
 
 def class_sets(X, codes, net_shape, seeds, kind, m_per_class, fraction=None):
@@ -405,17 +607,51 @@ def output_width(module, net_shape, device="cpu"):
         module.train(was_training)
 
 
-def embed(module, X, net_shape, device, batch_size, channels_last=False):
+class _Rows:
+    """Gathers row blocks of samples, in DataLoader workers."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def __call__(self, sl):
+        return torch.from_numpy(gather_rows(self.X, sl))
+
+    def __getstate__(self):
+        return {"X": _picklable(self.X)}
+
+    def __setstate__(self, state):
+        X = state["X"]
+        self.X = _reopen_memmap(*X.args) if isinstance(X, _Reopened) else X
+
+
+def iterate_rows(X, batch_size, num_workers=0, pin_memory=False):
+    """``(slice, rows)`` for consecutive blocks of ``batch_size`` samples of
+    ``X``, gathered (read, decoded) by ``num_workers`` worker processes when
+    ``X`` is lazy and there is more than one block."""
+    slices = [slice(s, s + batch_size) for s in range(0, len(X), batch_size)]
+    if not num_workers or len(slices) < 2 or not is_lazy(X):
+        for sl in slices:
+            yield sl, gather_rows(X, sl)
+        return
+    workers = Workers(_Rows(X), num_workers, pin_memory)
+    try:
+        yield from zip(slices, workers.run(slices), strict=True)
+    finally:
+        workers.close()
+
+
+def embed(module, X, net_shape, device, batch_size, channels_last=False, num_workers=0):
     """Embeddings of validated ``X`` by ``module``: batched, in eval mode,
-    without gradients, as float32 numpy rows."""
+    without gradients, as float32 numpy rows; lazy samples are read by
+    ``num_workers`` worker processes while the network runs."""
     out = None
     was_training = module.training
     module.eval()
+    pin = str(device).startswith("cuda")
     try:
         with torch.inference_mode():
-            for start in range(0, len(X), batch_size):
-                sl = slice(start, start + batch_size)
-                xb = to_batch(X, sl, net_shape, device, channels_last)
+            for sl, rows in iterate_rows(X, batch_size, num_workers, pin):
+                xb = rows_to_batch(rows, net_shape, device, channels_last)
                 z = module(xb).float().cpu().numpy()
                 if out is None:
                     out = np.empty((len(X), z.shape[1]), dtype=np.float32)

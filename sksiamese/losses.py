@@ -527,3 +527,14 @@ def check_pair_loss(loss):
             "does not have: set loss='contrastive' or 'binary', or call "
             "fit(X, y) with class labels."
         )
+
+
+def check_proxies(criterion, n_classes):
+    """A warm start cannot give new classes to a loss's class proxies."""
+    proxies = getattr(criterion, "n_classes", None)
+    if proxies is not None and n_classes is not None and n_classes > proxies:
+        raise ValueError(
+            f"warm_start continues a loss with {proxies} class proxies, but "
+            f"y now has {n_classes} classes. Fit anew (warm_start=False) "
+            "to learn proxies for every class."
+        )
