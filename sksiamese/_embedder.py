@@ -4,9 +4,10 @@ The samples' way through ``fit``: :mod:`._data` validates them and records
 their shape; :mod:`.networks` builds the encoder for that shape;
 :mod:`.sampling` (through the sample sets of :mod:`._training`) turns the
 labels into index tuples, afresh every epoch; :mod:`._training` gathers the
-batches those tuples name and trains the encoder with :mod:`.losses` and
-:mod:`.mining`. ``transform`` validates the samples the same way and embeds
-them batch by batch (:func:`._training.embed`).
+batches those tuples name (decoding image files with :mod:`.images`, in
+worker processes with ``num_workers``) and trains the encoder with
+:mod:`.losses` and :mod:`.mining`. ``transform`` validates the samples the
+same way and embeds them batch by batch (:func:`._training.embed`).
 """
 
 import numbers
@@ -23,22 +24,17 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
 from torch import nn
 
 from ._data import (
     check_pairs,
     encode_labels,
     network_input_shape,
+    take_rows,
     validate_samples,
 )
 from ._docstrings import DOCS
-from ._monitor import (
-    NonFiniteGuard,
-    check_collapse,
-    check_network_output,
-    collapse_sample,
-)
+from ._monitor import check_collapse, check_network_output, collapse_sample
 from ._training import (
     OPTIMIZERS,
     Encoder,
@@ -47,25 +43,28 @@ from ._training import (
     SiameseNet,
     class_sets,
     embed,
+    loading,
     output_width,
     pair_sets,
     resolve_device,
     seeded,
-    silent,
+    training_callbacks,
 )
 from ._utils import check_same, fill_doc
 from .augment import AUGMENTATIONS, training_augment
+from .images import ImageReader, files_as_samples
 from .losses import (
     LOSSES,
     TripletLoss,
     check_pair_loss,
+    check_proxies,
     learns_proxies,
     make_loss,
     make_miner,
     resolve_miner,
 )
 from .mining import MINERS
-from .networks import NETWORKS, build_network
+from .networks import NETWORKS, build_network, network_image_defaults
 
 __all__ = ["SiameseEmbedder"]
 
@@ -113,6 +112,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         For 2-D ``X`` only: the image shape of each row, ``(height, width)``
         or ``(height, width, channels)``, so that the convolutional network
         applies. ``None`` treats rows as feature vectors.
+    reader : ImageReader, default=None
+        How image files are read when ``X`` is a sequence of their paths:
+        the size, the colour mode and how each image is brought to that
+        size (:class:`~sksiamese.images.ImageReader`, whose documentation
+        gives the rule). ``None`` is ``ImageReader()``. A size or mode left
+        unset is the network's (224x224 RGB for the pretrained backbones)
+        or else that of the first training file; ``sample_shape_`` is the
+        shape in use, which ``transform`` reads files to.
     loss : {"multi_similarity", "triplet", "contrastive", "binary", \
             "cosface"} or torch.nn.Module, default="multi_similarity"
         ``"multi_similarity"``: :class:`~sksiamese.losses.MultiSimilarityLoss`
@@ -173,6 +180,13 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Pairs or triplets per optimisation step with ``miner="random"`` and
         in :meth:`fit_pairs`; samples per balanced batch with online
         miners, at least ``2 * m_per_class``.
+    num_workers : int, default=0
+        Worker processes (PyTorch DataLoader workers) that read, decode
+        and distort the next batches while the network trains on the
+        current one, and that read the samples ``transform`` embeds; 0
+        does it all in this process. It pays for image files and memmaps.
+        Results do not depend on it: the batches and the seeds of their
+        distortions are drawn in this process.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer \
             class, default="adam"
         The optimiser.
@@ -253,6 +267,10 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     Input layout: 2-D arrays are feature rows, 3-D arrays ``(n, height,
     width)`` grayscale images, 4-D arrays ``(n, height, width, channels)``
     colour images, channels last. ``uint8`` values are scaled to [0, 1].
+    An :class:`numpy.memmap` is read a batch at a time; so is a sequence
+    of image file paths, decoded by ``reader`` as ``uint8`` images (see
+    :mod:`sksiamese.images`), so that a model fitted on files transforms
+    an array of the same images alike.
 
     Interrupting ``fit`` with Ctrl-C stops training after the current batch
     and leaves a fitted estimator with what it has learned.
@@ -281,6 +299,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "normalize": ["boolean"],
         "input_shape": [tuple, list, None],
+        "reader": [ImageReader, None],
         "loss": [StrOptions(set(LOSSES)), nn.Module, type],
         "margin": [
             StrOptions({"auto"}),
@@ -291,6 +310,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "augment": [StrOptions({"auto", *AUGMENTATIONS}), callable, None],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "num_workers": [Interval(numbers.Integral, 0, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -312,6 +332,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         embedding_dim=64,
         normalize=True,
         input_shape=None,
+        reader=None,
         loss="multi_similarity",
         margin="auto",
         miner="auto",
@@ -319,6 +340,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         augment="auto",
         max_epochs=20,
         batch_size=128,
+        num_workers=0,
         optimizer="adam",
         lr=3e-3,
         weight_decay=0.0,
@@ -336,6 +358,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape
+        self.reader = reader
         self.loss = loss
         self.margin = margin
         self.miner = miner
@@ -343,6 +366,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.augment = augment
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.num_workers = num_workers
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -433,7 +457,10 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         embeddings : ndarray of shape (n_samples, embedding_dim_), float32
         """
         check_is_fitted(self, "net_")
-        X = validate_samples(self, X, reset=False)
+        X = validate_samples(self, X, reset=False, read_files=self._files(False))
+        return self._embed(X)
+
+    def _embed(self, X):
         device = self.net_.device
         return embed(
             self.module_,
@@ -442,6 +469,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             device,
             max(self.batch_size, 256),
             self._channels_last(device),
+            self.num_workers,
         )
 
     @property
@@ -456,11 +484,23 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Whether this fit continues the fitted network (``warm_start``)."""
         return bool(self.warm_start) and hasattr(self, "net_")
 
+    def _files(self, fitting):
+        """``read_files`` of :func:`validate_samples`: file paths read by
+        ``reader`` (its unset size and mode from the network or the first
+        file) in a new fit, to the fitted samples' shape afterwards."""
+        shape = None if fitting else self.sample_shape_
+        default = network_image_defaults(self.network)
+        return lambda paths: files_as_samples(
+            paths, self.reader, shape, self.input_shape, default
+        )
+
     def _validate_training_samples(self, X, name="X"):
         if not self._warm():
-            return validate_samples(self, X, reset=True, name=name)
+            read = self._files(True)
+            return validate_samples(self, X, reset=True, name=name, read_files=read)
         try:
-            return validate_samples(self, X, reset=False, name=name)
+            read = self._files(False)
+            return validate_samples(self, X, reset=False, name=name, read_files=read)
         except ValueError as exc:
             raise ValueError(
                 f"{exc} With warm_start=True, fit continues training the "
@@ -485,11 +525,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net_shape = network_input_shape(self.sample_shape_, self.input_shape)
         augment = training_augment(self.augment, net_shape)
         train, valid = make_sets(net_shape, seeds)
-        if augment is not None:
-            train.set_augment(augment, int(seeds[4]))
-        for part in (train, valid):
-            if part is not None:
-                part.channels_last = self._channels_last(self.device_)
         if self.max_epochs == 0:
             warnings.warn(
                 f"{type(self).__name__}(max_epochs=0) does not train: transform "
@@ -498,12 +533,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 UserWarning,
                 stacklevel=3,
             )
-        if warm:
-            self._check_proxies(n_classes)
-            net = self._continue(train, valid, int(seeds[0]))
-        else:
-            net = self._new_net(net_shape, n_classes, train, valid, seeds)
-            self.network_input_shape_ = net_shape
+        channels_last = self._channels_last(self.device_)
+        with loading(train, valid, augment, seeds[4], channels_last, self.num_workers):
+            if warm:
+                check_proxies(self.net_.criterion_, n_classes)
+                net = self._continue(train, valid, int(seeds[0]))
+            else:
+                net = self._new_net(net_shape, n_classes, train, valid, seeds)
+                self.network_input_shape_ = net_shape
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)
@@ -516,16 +553,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Warn when the trained network maps the training samples (a sample
         of at most 2,000 of them) to nearly one point."""
         local = collapse_sample(len(train.indices))
-        rows = train.indices[local]
-        device = self.net_.device
-        embeddings = embed(
-            self.module_,
-            train.X[rows],
-            self.network_input_shape_,
-            device,
-            max(self.batch_size, 256),
-            self._channels_last(device),
-        )
+        embeddings = self._embed(take_rows(train.X, train.indices[local]))
         check_collapse(embeddings, train.codes[local], lr=self.lr, stacklevel=5)
 
     def _build_net(self, net_shape, n_classes, seeds, valid=None):
@@ -553,7 +581,12 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             iterator_train=EpochLoader,
             iterator_valid=EpochLoader,
             train_split=PresetSplit(valid) if valid is not None else None,
-            callbacks=self._callbacks(),
+            callbacks=training_callbacks(
+                self.callbacks,
+                self.early_stopping,
+                self.n_iter_no_change,
+                self.verbose,
+            ),
             device=self.device_,
             verbose=int(self.verbose),
         )
@@ -588,16 +621,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net.partial_fit(train, None)
         net.train_split = None
         return net
-
-    def _check_proxies(self, n_classes):
-        """A warm start cannot give new classes to a loss's class proxies."""
-        proxies = getattr(self.net_.criterion_, "n_classes", None)
-        if proxies is not None and n_classes is not None and n_classes > proxies:
-            raise ValueError(
-                f"warm_start continues a loss with {proxies} class proxies, but "
-                f"y now has {n_classes} classes. Fit anew (warm_start=False) "
-                "to learn proxies for every class."
-            )
 
     # ---- what the training tuples are --------------------------------------
 
@@ -651,28 +674,10 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             loss.reduction = "nonzero"
         return loss
 
-    def _callbacks(self):
-        callbacks = list(self.callbacks or [])
-        callbacks.append(("nonfinite_guard", NonFiniteGuard()))
-        if self.early_stopping:
-            stopper = EarlyStopping(
-                monitor="valid_loss",
-                patience=self.n_iter_no_change,
-                load_best=True,
-                sink=silent,
-            )
-            callbacks.append(("early_stopping", stopper))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks
-
     def _channels_last(self, device):
-        """Whether to hand the network channels-last image batches.
-
-        They make CPU convolutions of colour images faster (a user's module
-        may reshape its input with ``view``, which needs channels-first
-        storage, so only the named networks get them).
-        """
+        """Whether to hand the network channels-last image batches, which
+        make CPU convolutions faster (only to the named networks: a user's
+        module may ``view`` its input, which needs channels-first storage)."""
         return isinstance(self.network, str) and str(device) == "cpu"
 
     # ---- persistence and tags ----------------------------------------------

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from ._data import check_pairs, encode_labels, validate_samples
+from ._data import check_pairs, encode_labels, take_rows, validate_samples
 from ._docstrings import DOCS
 from ._embedder import SiameseEmbedder
 from ._utils import check_labels, check_same, fill_doc
@@ -343,9 +343,9 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return self._calibrate(calibration, distances, same)
         else:
             train, held = self._holdout(codes, rng)
-            self.embedder_ = clone(embedder).fit(X[train], y[train])
+            self.embedder_ = clone(embedder).fit(take_rows(X, train), y[train])
         pairs, same = balanced_pairs(codes[held], _CALIBRATION_PAIRS, rng)
-        distances = _distances(self.embedder_.transform(X[held]), pairs)
+        distances = _distances(self.embedder_.transform(take_rows(X, held)), pairs)
         return self._calibrate(calibration, distances, same)
 
     def _holdout(self, codes, rng):
@@ -415,9 +415,9 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         distances, same = [], []
         for f in range(k):
             held, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-            fitted = clone(embedder).fit(X[train], y[train])
+            fitted = clone(embedder).fit(take_rows(X, train), y[train])
             pairs, s = balanced_pairs(codes[held], _CALIBRATION_PAIRS // k, rng)
-            distances.append(_distances(fitted.transform(X[held]), pairs))
+            distances.append(_distances(fitted.transform(take_rows(X, held)), pairs))
             same.append(s)
         return np.concatenate(distances), np.concatenate(same)
 
