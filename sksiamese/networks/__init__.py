@@ -24,10 +24,19 @@ The registered names:
 * ``"face_conv"``: :class:`FaceConvNet`, conv96 11x11, conv256 5x5 and
   conv384 3x3 blocks with pooling and dropout 0.3, global average pooling,
   dense1024 and dense128, the Keras Olivetti faces example.
+* ``"efficientnet_lite0"``: :class:`EfficientNetLite0`, EfficientNet-Lite0
+  with its ImageNet weights (shipped in a package, nothing downloaded), a
+  512-256 dense head and only its last block trained; reads image files as
+  224x224 RGB (needs the ``pretrained`` extra).
 * ``"resnet50"``: :class:`~sksiamese.networks.backbones.ResNet50`,
   torchvision's ResNet-50 with a 512-256-256 dense head and only its last
   block trained, the Keras triplet image-similarity example (needs
-  ``torchvision``).
+  ``torchvision``, the ``vision`` extra).
+
+A network class may say what image files are read to for it, unless the
+estimator's :class:`~sksiamese.images.ImageReader` says otherwise, with the
+class attributes ``image_size = (height, width)`` and ``image_mode``
+(``"L"`` or ``"RGB"``); the pretrained backbones do.
 """
 
 import copy
@@ -36,7 +45,7 @@ import numbers
 
 from torch import nn
 
-from .backbones import ResNet50
+from .backbones import EfficientNetLite0, ResNet50
 from .conv import ConvBNNet, ConvNet, FaceConvNet, SmallConvNet
 from .mlp import MLP, MLP3, LinearMap
 
@@ -48,9 +57,11 @@ __all__ = [
     "SmallConvNet",
     "ConvBNNet",
     "FaceConvNet",
+    "EfficientNetLite0",
     "ResNet50",
     "NETWORKS",
     "build_network",
+    "network_image_defaults",
 ]
 
 #: Networks available by name.
@@ -62,8 +73,18 @@ NETWORKS = {
     "small_conv": SmallConvNet,
     "conv_bn": ConvBNNet,
     "face_conv": FaceConvNet,
+    "efficientnet_lite0": EfficientNetLite0,
     "resnet50": ResNet50,
 }
+
+
+def network_image_defaults(network):
+    """``(image_size, image_mode)`` that a ``network`` parameter asks image
+    files to be read to (each None when it asks nothing)."""
+    if isinstance(network, str):
+        network = NETWORKS.get(network)
+    cls = network if isinstance(network, type) else type(network)
+    return getattr(cls, "image_size", None), getattr(cls, "image_mode", None)
 
 
 def _check_params(factory, params):
