@@ -15,7 +15,8 @@ fitted estimator as a zip file of two parts instead:
 :func:`load_model` rebuilds the estimator from those parts and refuses any
 file that holds anything else: an unknown class, a parameter that is not
 plain data, a pickle. What can be saved so: :class:`~sksiamese.SiameseEmbedder`
-with a named network, loss, miner and optimiser; :class:`~sksiamese.SiameseVerifier`
+with a named network, loss, miner and optimiser (and an
+:class:`~sksiamese.images.ImageReader`); :class:`~sksiamese.SiameseVerifier`
 and :class:`~sksiamese.Gallery` built on such embedders, in Pipelines,
 FeatureUnions and FrozenEstimators; the package's transformers and a few
 scikit-learn ones (:data:`SAFE_CLASSES`). A model fitted on a GPU loads on a
@@ -56,6 +57,7 @@ from ._training import resolve_device
 from ._verifier import SiameseVerifier
 from .features import FaceDescriptors, GaborFeatures
 from .gallery import Gallery
+from .images import ImageReader
 from .preprocessing import DistanceScaler, Flatten
 from .verification import SigmoidCalibrator
 
@@ -114,6 +116,8 @@ class _Writer:
             return {"tuple": items} if isinstance(value, tuple) else items
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"dict": {k: self.value(v, where) for k, v in value.items()}}
+        if type(value) is ImageReader:
+            return {"image_reader": self.value(value.get_params(), where)}
         raise ValueError(
             f"{where} is {value!r}, which is not plain data (numbers, strings, "
             "arrays, lists): it cannot be saved without pickle. Use names "
@@ -391,6 +395,11 @@ class _Reader:
             return tuple(self.value(v) for v in value["tuple"])
         if "dict" in value:
             return {k: self.value(v) for k, v in value["dict"].items()}
+        if "image_reader" in value:
+            params = self.value(value["image_reader"])
+            if not isinstance(params, dict) or set(params) - {"size", "mode", "fit"}:
+                raise ValueError(f"bad image reader in model file: {params!r}")
+            return ImageReader(**params)
         raise ValueError(f"unknown value in model file: {sorted(value)}")
 
     def params(self, tree):
