@@ -5,6 +5,7 @@ from ._monitor import CollapseWarning, TrainingDivergedError
 from ._verifier import SiameseVerifier
 from .evaluation import RetrievalEvaluator, make_retrieval_scorer, one_shot_evaluate
 from .gallery import Gallery
+from .images import ImageReader
 from .plotting import (
     DistanceHistogramDisplay,
     EmbeddingDisplay,
@@ -21,6 +22,7 @@ __all__ = [
     "DistanceHistogramDisplay",
     "EmbeddingDisplay",
     "Gallery",
+    "ImageReader",
     "NeighborsDisplay",
     "PairsDisplay",
     "RetrievalEvaluator",

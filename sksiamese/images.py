@@ -319,7 +319,7 @@ def _decode(path, size, mode, fit):
 
     img = _open(path)
     try:
-        return np.asarray(_to_size(_to_mode(img, mode), size, fit), dtype=np.uint8)
+        return np.array(_to_size(_to_mode(img, mode), size, fit), dtype=np.uint8)
     except _decoding_errors(Image) as exc:
         raise _unreadable(path, f"{type(exc).__name__}: {exc}") from exc
     finally:

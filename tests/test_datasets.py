@@ -1,11 +1,12 @@
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from sksiamese.datasets import load_omniglot
+from sksiamese.datasets import load_image_csv, load_image_folder, load_omniglot
 
 
 def png(pixels):
@@ -190,3 +191,124 @@ def test_real_minimal_split(shared_data):
     assert len(data.target_names) == 136 and len(data.alphabet_names) == 5
     assert np.all(np.bincount(data.target) == 20)
     assert np.median(data.images) == 0  # mostly paper once inverted
+
+
+# ---- folders and CSV files of images ---------------------------------------
+
+
+def write(path, value=0, mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = (6, 6) if mode == "L" else (6, 6, 3)
+    Image.fromarray(np.full(shape, value, np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def image_tree(tmp_path):
+    root = tmp_path / "photos"
+    write(root / "dogs" / "b.png")
+    write(root / "dogs" / "a.JPG", mode="RGB")
+    write(root / "dogs" / "nested" / "c.png")
+    write(root / "cats" / "z.png")
+    write(root / "cats" / "y.bmp")
+    (root / "cats" / "notes.txt").write_text("not an image")
+    write(root / "cats" / ".hidden.png")
+    write(root / ".thumbnails" / "t.png")
+    return root
+
+
+def test_load_image_folder_reads_one_class_per_folder(image_tree):
+    data = load_image_folder(image_tree)
+    assert data.target_names == ["cats", "dogs"]
+    names = [str(Path(f).relative_to(image_tree)) for f in data.filenames]
+    assert names == ["cats/y.bmp", "cats/z.png", "dogs/a.JPG", "dogs/b.png",
+                     "dogs/nested/c.png"]  # fmt: skip
+    assert data.target.tolist() == [0, 0, 1, 1, 1] and data.target.dtype == np.int64
+    assert "5 images in 2 classes" in data.DESCR
+    assert load_image_folder(str(image_tree)).filenames.tolist() == (
+        data.filenames.tolist()
+    )  # deterministic
+    only_png = load_image_folder(image_tree, extensions="png")
+    assert len(only_png.filenames) == 3
+
+
+def test_load_image_folder_feeds_the_embedder(image_tree):
+    from sksiamese import ImageReader, SiameseEmbedder
+
+    data = load_image_folder(image_tree)
+    for i, f in enumerate(data.filenames):  # tell the images apart
+        write(Path(f), value=50 * i, mode="RGB" if f.endswith("JPG") else "L")
+    params = dict(embedding_dim=4, max_epochs=1, batch_size=8, m_per_class=2,
+                  device="cpu", random_state=0)  # fmt: skip
+    emb = SiameseEmbedder(**params).fit(data.filenames, data.target)
+    assert emb.sample_shape_ == (6, 6)  # the first file, cats' y.bmp, is gray
+    assert emb.transform(data.filenames).shape == (5, 4)
+    emb = SiameseEmbedder(reader=ImageReader(mode="RGB"), **params)
+    assert emb.fit(data.filenames, data.target).sample_shape_ == (6, 6, 3)
+
+
+def test_load_image_folder_refuses_empty_and_one_class_trees(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="No image files were found"):
+        load_image_folder(empty)
+    loose = tmp_path / "loose"
+    write(loose / "1.png")
+    write(loose / "2.png")
+    with pytest.raises(ValueError, match="holds 2 file.*sub-folder of their own"):
+        load_image_folder(loose)
+    single = tmp_path / "single"
+    write(single / "cats" / "1.png")
+    write(single / "cats" / "2.png")
+    with pytest.raises(ValueError, match="one class only.*'cats'"):
+        load_image_folder(single)
+    with pytest.raises(ValueError, match="is not a folder"):
+        load_image_folder(tmp_path / "nowhere")
+
+
+def test_load_image_folder_leaves_out_empty_class_folders(image_tree):
+    (image_tree / "birds").mkdir()
+    with pytest.warns(UserWarning, match="birds"):
+        data = load_image_folder(image_tree)
+    assert data.target_names == ["cats", "dogs"]
+
+
+def test_load_image_csv_reads_paths_relative_to_the_file(tmp_path):
+    write(tmp_path / "img" / "a.png")
+    write(tmp_path / "img" / "b.png")
+    absolute = write(tmp_path / "elsewhere" / "c.png")
+    table = tmp_path / "lists" / "labels.csv"
+    table.parent.mkdir()
+    write(table.parent / "d.png")
+    table.write_text(
+        f"label,path\nzebra,../img/a.png\napple,../img/b.png\nzebra,{absolute}\n"
+        "apple,d.png\n"
+    )
+    data = load_image_csv(table)
+    assert data.target_names == ["apple", "zebra"]
+    assert data.target.tolist() == [1, 0, 1, 0]
+    assert data.labels.tolist() == ["zebra", "apple", "zebra", "apple"]
+    assert Path(data.filenames[0]).resolve() == (tmp_path / "img" / "a.png")
+    assert data.filenames[2] == str(absolute)
+    plain = tmp_path / "lists" / "plain.tsv"
+    plain.write_text("d.png\tx\nd.png\ty\n")
+    data = load_image_csv(plain, path_column=0, label_column=1, header=False,
+                          delimiter="\t")  # fmt: skip
+    assert data.target_names == ["x", "y"]
+
+
+def test_load_image_csv_errors(tmp_path):
+    write(tmp_path / "a.png")
+    table = tmp_path / "t.csv"
+    table.write_text("path,label\na.png,x\nmissing.png,y\n")
+    with pytest.raises(ValueError, match="1 file.*missing.png"):
+        load_image_csv(table)
+    table.write_text("file,label\na.png,x\n")
+    with pytest.raises(ValueError, match="path_column='path' names no column"):
+        load_image_csv(table)
+    table.write_text("path,label\na.png\n")
+    with pytest.raises(ValueError, match="too few cells, e.g. row 2"):
+        load_image_csv(table)
+    table.write_text("")
+    with pytest.raises(ValueError, match="is empty"):
+        load_image_csv(table)

