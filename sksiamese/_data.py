@@ -196,15 +196,22 @@ def validate_samples(estimator, X, *, reset, name="X", read_files=None):
         estimator.sample_shape_ = sample_shape
         estimator.n_features_in_ = int(np.prod(sample_shape))
     elif sample_shape != tuple(estimator.sample_shape_):
-        raise ValueError(
-            f"{name} has {int(np.prod(sample_shape))} features, but "
-            f"{type(estimator).__name__} is expecting "
-            f"{estimator.n_features_in_} features as input: it was fitted on "
-            f"{_describe(tuple(estimator.sample_shape_))} and is given "
-            f"{_describe(sample_shape)} now. Pass data laid out as in fit, or "
-            "fit again."
-        )
+        raise ValueError(_shape_changed(estimator, name, sample_shape))
     return X
+
+
+def _shape_changed(estimator, name, shape):
+    fitted = tuple(estimator.sample_shape_)
+    if () in (fitted, shape):  # file paths on one side
+        what = f"it was fitted on {_describe(fitted)} and is given {_describe(shape)}"
+    else:
+        what = f"samples had shape {fitted} in fit and have shape {shape}"
+    return (
+        f"{name} has {int(np.prod(shape))} features, but "
+        f"{type(estimator).__name__} is expecting {estimator.n_features_in_} "
+        f"features as input: {what} now. Pass data laid out as in fit, or fit "
+        "again."
+    )
 
 
 def _path_pairs(pairs):

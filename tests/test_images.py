@@ -300,7 +300,7 @@ def test_paths_mixed_with_other_values_are_refused(digit_files):
 def test_files_and_arrays_of_other_shapes(digit_images, digit_files):
     X, y = digit_images
     emb = fast(max_epochs=1).fit(digit_files, y)
-    with pytest.raises(ValueError, match="fitted on samples of shape"):
+    with pytest.raises(ValueError, match=r"had shape \(8, 8\) in fit"):
         emb.transform(X[:, :4, :4])
     rows = fast(max_epochs=1, input_shape=(8, 8)).fit(X.reshape(len(X), -1), y)
     np.testing.assert_array_equal(
