@@ -485,9 +485,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return bool(self.warm_start) and hasattr(self, "net_")
 
     def _files(self, fitting):
-        """``read_files`` of :func:`validate_samples`: file paths read by
-        ``reader`` (its unset size and mode from the network or the first
-        file) in a new fit, to the fitted samples' shape afterwards."""
+        """How file paths become samples: read by ``reader`` (unset size and
+        mode from the network or the first file), to the fitted shape later."""
         shape = None if fitting else self.sample_shape_
         default = network_image_defaults(self.network)
         return lambda paths: files_as_samples(
@@ -582,10 +581,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             iterator_valid=EpochLoader,
             train_split=PresetSplit(valid) if valid is not None else None,
             callbacks=training_callbacks(
-                self.callbacks,
-                self.early_stopping,
-                self.n_iter_no_change,
-                self.verbose,
+                self.callbacks, self.early_stopping, self.n_iter_no_change, self.verbose
             ),
             device=self.device_,
             verbose=int(self.verbose),
