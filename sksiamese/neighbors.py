@@ -290,7 +290,10 @@ class FaissIndex(_Index):
         Whether faiss is asked for ``n_neighbors + 8`` candidates, which
         are then ranked by their exact float64 distance (ties by gallery
         position) and the nearest ``n_neighbors`` kept, so that the
-        distances returned are exact. ``False`` returns faiss's own
+        distances returned are exact. Which rows are candidates is decided
+        by faiss's float32 distances: with more than 8 rows tied (to
+        float32 precision) at the cut-off, the flat index may keep other
+        tied rows than :class:`ExactIndex`. ``False`` returns faiss's own
         float32 distances and order.
     random_state : int, RandomState instance or None, default=0
         Seed of the IVF training: the sample of at most ``256 * nlist``

@@ -1,13 +1,17 @@
 """Tests of the retrieval, one-shot and verification metrics."""
 
+import json
+import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 
+import sksiamese
 from sksiamese.metrics import (
     RETRIEVAL_METRICS,
     equal_error_rate,
@@ -464,3 +468,65 @@ def test_neg_equal_error_rate_scorer():
         score = neg_equal_error_rate_scorer(model, X, y)
     assert score == pytest.approx(-expected)
     assert -0.3 < score < -0.05
+
+
+# ---------------------------------------------------------------- without torch
+
+_WITHOUT_TORCH = """
+import importlib.abc, json, sys, types
+
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(name + " is blocked")
+
+sys.meta_path.insert(0, BlockTorch())
+# The package's __init__ imports the estimators, hence torch: stand in for
+# it with an empty package of the same directory, so that only the metrics
+# and what they import are loaded.
+package = types.ModuleType("sksiamese")
+package.__path__ = [sys.argv[1]]
+sys.modules["sksiamese"] = package
+import numpy as np
+from sksiamese.metrics import equal_error_rate, kneighbors, retrieval_report
+X = np.array(json.loads(sys.argv[2]))
+y = np.arange(len(X)) % 3
+print(json.dumps({
+    "torch": "torch" in sys.modules,
+    "eer": equal_error_rate([1, 1, 0, 0], [0.9, 0.4, 0.6, 0.1]),
+    **{
+        metric: [
+            retrieval_report(X, y, k=3, metric=metric),
+            kneighbors(X, n_neighbors=4, metric=metric)[1].tolist(),
+        ]
+        for metric in ("euclidean", "cosine")
+    },
+}))
+"""
+
+
+def test_metrics_work_without_torch():
+    """The metrics neither import torch nor need it: in a process where
+    torch cannot be imported, they give the same values as here."""
+    X = np.vstack([grid_data(n=60)[0], np.random.default_rng(0).normal(size=(30, 2))])
+    package_dir = str(Path(sksiamese.__file__).parent)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _WITHOUT_TORCH,
+            package_dir,
+            json.dumps(X.tolist()),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    y = np.arange(len(X)) % 3
+    assert result["torch"] is False
+    assert result["eer"] == [0.5, 0.6]
+    for metric in ("euclidean", "cosine"):
+        report, indices = result[metric]
+        assert report == retrieval_report(X, y, k=3, metric=metric)
+        assert indices == kneighbors(X, n_neighbors=4, metric=metric)[1].tolist()
