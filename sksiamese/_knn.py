@@ -23,7 +23,7 @@ from ._utils import unit_rows
 _CHUNK_BYTES_MAX = 256 * 2**20
 _CHUNK_BYTES_MIN = 8 * 2**20
 # Float64 elements gathered at once for the exact distances.
-_GATHER_ELEMENTS = 2**21
+_GATHER_ELEMENTS = 2**19
 
 
 @functools.cache
