@@ -18,8 +18,8 @@ import numpy as np
 
 from ._utils import unit_rows
 
-# Float32 distances of one chunk of queries when chunk_size is None: half the
-# stored gallery, within these bounds.
+# Float32 distances of one chunk of queries when chunk_size is None: a third
+# of the stored gallery, within these bounds.
 _CHUNK_BYTES_MAX = 256 * 2**20
 _CHUNK_BYTES_MIN = 8 * 2**20
 # Float64 elements gathered at once for the exact distances.
@@ -237,10 +237,10 @@ class RowStore:
         self._rows, self._half_sq = rows, half_sq
 
     def chunk_rows(self):
-        """Queries per chunk keeping their float32 distances within half the
-        stored gallery (between 8 and 256 MiB)."""
+        """Queries per chunk keeping their float32 distances within a third
+        of the stored gallery (between 8 and 256 MiB)."""
         stored = self._n * self._rows.shape[1] * 4
-        budget = min(_CHUNK_BYTES_MAX, max(_CHUNK_BYTES_MIN, stored // 2))
+        budget = min(_CHUNK_BYTES_MAX, max(_CHUNK_BYTES_MIN, stored // 3))
         return max(1, budget // (4 * self._n))
 
     def search(self, queries, n_neighbors, chunk_size=None):

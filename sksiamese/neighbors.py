@@ -206,9 +206,9 @@ class ExactIndex(_Index):
     {metric}
     chunk_size : int, default=None
         Queries compared with the gallery at once. ``None`` keeps the
-        float32 distances of one chunk within half the size of the stored
-        gallery (at least 8 MiB, at most 256 MiB), so that the index never
-        takes much more than 1.5 times its float32 gallery.
+        float32 distances of one chunk within a third of the size of the
+        stored gallery (at least 8 MiB, at most 256 MiB), so that the index
+        and its search take about 1.4 times the float32 gallery.
 
     Attributes
     ----------

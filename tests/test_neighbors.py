@@ -1,5 +1,6 @@
 """Tests of the nearest-neighbour indexes of sksiamese.neighbors."""
 
+import importlib.util
 import pickle
 import sys
 import warnings
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import _knn
 from sksiamese.metrics import retrieval_report
@@ -83,6 +85,16 @@ def recall(found, exact):
 def assert_same_search(got, expected, atol=0.0):
     np.testing.assert_array_equal(got[1], expected[1])
     np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=atol)
+
+
+# ---------------------------------------------------------------- estimators
+
+_HAS_FAISS = importlib.util.find_spec("faiss") is not None
+
+
+@parametrize_with_checks([ExactIndex()] + [FaissIndex()] * _HAS_FAISS)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
 
 
 # ---------------------------------------------------------------- exact index
