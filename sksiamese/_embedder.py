@@ -33,6 +33,7 @@ from ._data import (
     network_input_shape,
     validate_samples,
 )
+from ._docstrings import DOCS
 from ._training import (
     OPTIMIZERS,
     Encoder,
@@ -344,15 +345,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ---- the public API ----------------------------------------------------
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the encoder on pairs or triplets drawn from ``y``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, height, \
-                width) or (n_samples, height, width, channels)
-            Training samples.
+        {X_fit}
         y : array-like of shape (n_samples,)
             Class labels, of any type (ints, strings, mixed); at least two
             classes, each with at least two samples; no NaN or None.
@@ -375,6 +375,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         sets = lambda shape, seeds: self._class_sets(X, codes, shape, seeds)  # noqa: E731
         return self._train(sets, n_classes=len(classes))
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
         """Train the encoder on labelled pairs, without class labels.
@@ -388,11 +389,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, ...)
-            Two samples per pair, each laid out as ``fit``'s ``X`` rows.
-        same : array-like of shape (n_pairs,)
-            1 (or True) where both samples show the same class, 0 (or
-            False) where they do not; both must occur.
+        {pairs}
+        {same}
 
         Returns
         -------
@@ -500,8 +498,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.embedding_dim_ = output_width(net.module_, net_shape, net.device)
         return self
 
-    def _new_net(self, net_shape, n_classes, train, valid, seeds):
-        """A new skorch net, initialised from ``seeds[0]`` and trained."""
+    def _build_net(self, net_shape, n_classes, seeds, valid=None):
+        """A new, unfitted skorch net: the encoder initialised from
+        ``seeds[0]``, the loss (and its class proxies) from ``seeds[3]``."""
         with seeded(int(seeds[0])):
             backbone = build_network(
                 self.network, net_shape, self.embedding_dim, self.network_params
@@ -510,7 +509,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         width = output_width(module, net_shape) if self._loss_needs_classes() else None
         with seeded(int(seeds[3])):  # proxies of losses that learn them
             criterion = self._make_loss(n_classes, width)
-        net = SiameseNet(
+        return SiameseNet(
             module=module,
             criterion=criterion,
             miner=self._make_miner(),
@@ -526,10 +525,22 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             device=self.device_,
             verbose=int(self.verbose),
         )
+
+    def _new_net(self, net_shape, n_classes, train, valid, seeds):
+        """A new skorch net, initialised from ``seeds`` and trained."""
+        net = self._build_net(net_shape, n_classes, seeds, valid)
         with seeded(int(seeds[0]), self.device_):
             net.initialize()
             net.partial_fit(train, None)
         net.train_split = None  # hold no reference to the data
+        return net
+
+    def _rebuild_net(self, n_classes):
+        """The initialised, untrained net of this fitted estimator's shape,
+        for weights saved without pickle (:mod:`sksiamese.persistence`)."""
+        net = self._build_net(self.network_input_shape_, n_classes, [0] * 5)
+        with seeded(0, self.device_):
+            net.initialize()
         return net
 
     def _continue(self, train, valid, seed):
