@@ -34,6 +34,12 @@ from ._data import (
     validate_samples,
 )
 from ._docstrings import DOCS
+from ._monitor import (
+    NonFiniteGuard,
+    check_collapse,
+    check_network_output,
+    collapse_sample,
+)
 from ._training import (
     OPTIMIZERS,
     Encoder,
@@ -496,7 +502,25 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.embedding_dim_ = output_width(net.module_, net_shape, net.device)
+        if self.max_epochs:
+            self._check_collapse(train)
         return self
+
+    def _check_collapse(self, train):
+        """Warn when the trained network maps the training samples (a sample
+        of at most 2,000 of them) to nearly one point."""
+        local = collapse_sample(len(train.indices))
+        rows = train.indices[local]
+        device = self.net_.device
+        embeddings = embed(
+            self.module_,
+            train.X[rows],
+            self.network_input_shape_,
+            device,
+            max(self.batch_size, 256),
+            self._channels_last(device),
+        )
+        check_collapse(embeddings, train.codes[local], lr=self.lr, stacklevel=5)
 
     def _build_net(self, net_shape, n_classes, seeds, valid=None):
         """A new, unfitted skorch net: the encoder initialised from
@@ -505,6 +529,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             backbone = build_network(
                 self.network, net_shape, self.embedding_dim, self.network_params
             )
+        name = self.network if isinstance(self.network, str) else None
+        check_network_output(backbone, net_shape, name=name)  # before training
         module = Encoder(backbone, normalize=self.normalize)
         width = output_width(module, net_shape) if self._loss_needs_classes() else None
         with seeded(int(seeds[3])):  # proxies of losses that learn them
@@ -696,6 +722,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _callbacks(self):
         callbacks = list(self.callbacks or [])
+        callbacks.append(("nonfinite_guard", NonFiniteGuard()))
         if self.early_stopping:
             stopper = EarlyStopping(
                 monitor="valid_loss",

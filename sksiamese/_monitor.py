@@ -344,11 +344,17 @@ def check_collapse(embeddings, labels=None, *, tol=1e-3, lr=None, stacklevel=2):
         if n_classes < 2:
             return spread
     of = f" of {n_classes} classes" if n_classes is not None else ""
+    if radius == 0.0:
+        where = "all sit at one point" + (" (zero)" if scale == 0.0 else "")
+    else:
+        where = (
+            f"lie on average {radius:.3g} from their centroid, {spread:.2g} "
+            f"times their median norm {scale:.3g} (below tol={tol:g})"
+        )
     warnings.warn(
         f"The network's embeddings have collapsed: the {len(z)} training "
-        f"samples{of} lie on average {radius:.3g} from their centroid, "
-        f"{spread:.2g} times their median norm {scale:.3g} (below tol={tol:g}), "
-        f"so distances between them carry no information. {_advice(lr)}",
+        f"samples{of} {where}, so distances between them carry no "
+        f"information. {_advice(lr)}",
         CollapseWarning,
         stacklevel=stacklevel,
     )
