@@ -31,7 +31,7 @@ from ._data import check_pairs, encode_labels, validate_samples
 from ._docstrings import DOCS
 from ._embedder import SiameseEmbedder
 from ._utils import check_labels, check_same, fill_doc
-from .losses import BinaryPairLoss
+from .losses import BinaryPairLoss, is_loss
 from .sampling import split_pairs, stratified_holdout
 from .verification import (
     THRESHOLD_STRATEGIES,
@@ -274,7 +274,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _resolve_calibration(self, embedder):
         final = final_embedder(embedder)
-        head = final is not None and _has_head(final.loss)
+        head = final is not None and is_loss(final.loss, BinaryPairLoss)
         if self.calibration == "auto":
             return "head" if head else "sigmoid"
         if self.calibration == "head" and not head:
@@ -631,15 +631,6 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
-
-
-def _has_head(loss):
-    """Whether ``loss`` trains a sigmoid head on the distance."""
-    if isinstance(loss, str):
-        return loss == "binary"
-    if isinstance(loss, type):
-        return issubclass(loss, BinaryPairLoss)
-    return isinstance(loss, BinaryPairLoss)
 
 
 def _describe(embedder):

@@ -565,3 +565,22 @@ def make_augment(augment):
     if callable(augment):
         return augment
     raise ValueError(f"augment must be None, a name or a callable; got {augment!r}.")
+
+
+def training_augment(augment, net_shape):
+    """The training augmentation of an ``augment`` parameter, or None.
+
+    ``"auto"`` is ``"affine"`` for images (``net_shape`` of length 3) and
+    nothing for feature rows; any other augmentation of feature rows is
+    refused.
+    """
+    images = len(net_shape) == 3
+    if isinstance(augment, str) and augment == "auto":
+        return make_augment("affine") if images else None
+    if augment is not None and not images:
+        raise ValueError(
+            f"augment={augment!r} distorts images, but the samples are feature "
+            f"rows of shape {tuple(net_shape)}. Pass images, set input_shape="
+            "(height, width) for rows that are images, or set augment=None."
+        )
+    return make_augment(augment)

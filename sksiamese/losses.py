@@ -24,7 +24,13 @@ import numbers
 import torch
 from torch import nn
 
-from .mining import _check_batch, all_pairs, all_triplets, squared_distances
+from .mining import (
+    MINERS,
+    _check_batch,
+    all_pairs,
+    all_triplets,
+    squared_distances,
+)
 
 __all__ = [
     "BinaryPairLoss",
@@ -410,6 +416,23 @@ LOSSES = {
 }
 
 
+def is_loss(loss, cls):
+    """Whether a ``loss`` parameter (a name of :data:`LOSSES`, a class or an
+    instance) is, or makes, a loss of class ``cls``."""
+    if isinstance(loss, str):
+        loss = LOSSES[loss][0] if loss in LOSSES else None
+    if isinstance(loss, type):
+        return issubclass(loss, cls)
+    return isinstance(loss, cls)
+
+
+def learns_proxies(loss):
+    """Whether a ``loss`` parameter learns a proxy per class (``"cosface"``)."""
+    if isinstance(loss, str):
+        loss = LOSSES[loss][0] if loss in LOSSES else None
+    return bool(getattr(loss, "needs_classes", False))
+
+
 def make_loss(loss, margin="auto", n_classes=None, embedding_dim=None):
     """Build the loss module described by a ``loss`` parameter.
 
@@ -459,3 +482,48 @@ def _build(cls, margin, n_classes, embedding_dim):
             )
         return cls(n_classes, embedding_dim, **kwargs)
     return cls(**kwargs)
+
+
+def resolve_miner(miner, loss):
+    """A ``miner`` parameter with ``"auto"`` resolved for ``loss``: every
+    pair of the batch for a loss that mines itself (multi-similarity),
+    semi-hard triplets otherwise."""
+    if not (isinstance(miner, str) and miner == "auto"):
+        return miner
+    return "all" if is_loss(loss, MultiSimilarityLoss) else "semi_hard"
+
+
+def make_miner(miner, loss):
+    """The in-batch miner of a ``miner`` parameter for ``loss``, or None
+    when the batches need none (offline tuples, class proxies, a loss that
+    takes every pair itself)."""
+    miner = resolve_miner(miner, loss)
+    if miner == "random" or learns_proxies(loss):
+        return None
+    if miner == "all" and is_loss(loss, MultiSimilarityLoss):
+        return None
+    if isinstance(miner, str):
+        return MINERS[miner]()
+    return copy.deepcopy(miner)
+
+
+def check_pair_loss(loss):
+    """Refuse a ``loss`` parameter that cannot learn from labelled pairs."""
+    if is_loss(loss, TripletLoss):
+        raise ValueError(
+            "fit_pairs learns from labelled pairs, which triplet loss "
+            "cannot use: set loss='contrastive' or 'binary'."
+        )
+    if is_loss(loss, MultiSimilarityLoss):
+        raise ValueError(
+            "fit_pairs learns from labelled pairs, but multi-similarity "
+            "loss weighs each sample's positive pairs against its negative "
+            "ones, and labelled pairs seldom give a sample both: set "
+            "loss='contrastive' or 'binary'."
+        )
+    if learns_proxies(loss):
+        raise ValueError(
+            f"loss={loss!r} learns a proxy per class, which fit_pairs "
+            "does not have: set loss='contrastive' or 'binary', or call "
+            "fit(X, y) with class labels."
+        )

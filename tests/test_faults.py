@@ -22,6 +22,7 @@ when the case runs. Ids must be unique; ``pytest -k losses-negative-margin``
 runs one case.
 """
 
+import functools
 import io
 import zipfile
 from typing import Any, NamedTuple
@@ -30,10 +31,21 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from sksiamese import (
+    Gallery,
+    SiameseEmbedder,
+    SiameseVerifier,
+    losses,
+    metrics,
+    mining,
+    sampling,
+)
 from sksiamese import augment as aug
-from sksiamese import losses, metrics, mining, sampling
 from sksiamese._monitor import (
     NonFiniteGuard,
     TrainingDivergedError,
@@ -44,6 +56,7 @@ from sksiamese.datasets import load_omniglot
 from sksiamese.evaluation import RetrievalEvaluator, one_shot_evaluate, sample_episodes
 from sksiamese.features import GaborFeatures
 from sksiamese.networks import MLP, ConvNet, build_network
+from sksiamese.persistence import load_model, save_model
 
 
 class Fault(NamedTuple):
@@ -967,6 +980,274 @@ FAULTS = [
         ("returned NaN or inf", "before any training"),
     ),
 ]
+
+
+# ---- the estimators --------------------------------------------------------------
+
+
+@functools.cache
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:200] / 16.0, y[:200]
+
+
+def _embedder(**kw):
+    return SiameseEmbedder(
+        **{
+            "max_epochs": 1,
+            "embedding_dim": 4,
+            "device": "cpu",
+            "random_state": 0,
+            **kw,
+        }
+    )
+
+
+@functools.cache
+def _fitted_embedder():
+    return _embedder().fit(*_digits())
+
+
+@functools.cache
+def _fitted_verifier():
+    return SiameseVerifier(_embedder(), random_state=0).fit(*_digits())
+
+
+def _pairs(n=20):
+    X, y = _digits()
+    return np.stack([X[:n], X[n : 2 * n]], axis=1), (y[:n] == y[n : 2 * n]) | (
+        np.arange(n) == 0
+    )
+
+
+def _with_labels(labels):
+    X, _ = _digits()
+    return X[: len(labels)], labels
+
+
+ESTIMATOR_FAULTS = [
+    Fault(
+        "embedder-y-none",
+        lambda: _embedder().fit(_digits()[0], None),
+        ValueError,
+        ("needs class labels y", "fit_pairs"),
+    ),
+    Fault(
+        "embedder-one-class",
+        lambda: _embedder().fit(_digits()[0], np.zeros(200)),
+        ValueError,
+        ("one class only", "at least 2 classes"),
+    ),
+    Fault(
+        "embedder-lonely-class",
+        lambda: _embedder().fit(*_with_labels([0, 0, 1, 1, 2])),
+        ValueError,
+        ("class 2 has only 1 sample", "remove such classes or add samples"),
+    ),
+    Fault(
+        "embedder-nan-label",
+        lambda: _embedder().fit(*_with_labels([0, 0, 1, 1, np.nan])),
+        ValueError,
+        ("missing labels (nan or none) at positions [4]", "give them one"),
+    ),
+    Fault(
+        "embedder-none-label",
+        lambda: _embedder().fit(*_with_labels(["a", "a", "b", "b", None])),
+        ValueError,
+        ("missing labels (nan or none) at positions [4]",),
+    ),
+    Fault(
+        "embedder-nan-samples",
+        lambda: _embedder().fit(np.full((6, 4), np.nan), [0, 0, 0, 1, 1, 1]),
+        ValueError,
+        ("input x contains nan",),
+    ),
+    Fault(
+        "embedder-channels-first",
+        lambda: _embedder().fit(np.zeros((6, 3, 16, 16)), [0, 0, 0, 1, 1, 1]),
+        ValueError,
+        ("looks channels-first", "np.moveaxis(x, 1, -1)"),
+    ),
+    Fault(
+        "embedder-5d",
+        lambda: _embedder().fit(np.zeros((6, 2, 2, 2, 2)), [0, 0, 0, 1, 1, 1]),
+        ValueError,
+        ("must be 2-d", "4-d (n_samples, height, width, channels)"),
+    ),
+    Fault(
+        "embedder-batch-smaller-than-two-classes",
+        lambda: _embedder(batch_size=4).fit(*_digits()),
+        ValueError,
+        ("batch_size=4 cannot hold two classes", "at least 8"),
+    ),
+    Fault(
+        "embedder-negative-margin",
+        lambda: _embedder(margin=-1.0).fit(*_digits()),
+        ValueError,
+        ("'margin' parameter", "got -1.0"),
+    ),
+    Fault(
+        "embedder-transform-unfitted",
+        lambda: _embedder().transform(_digits()[0]),
+        NotFittedError,
+        ("not fitted yet", "call 'fit'"),
+    ),
+    Fault(
+        "embedder-transform-other-width",
+        lambda: _fitted_embedder().transform(_digits()[0][:, :10]),
+        ValueError,
+        ("x has 10 features", "expecting 64 features", "pass data laid out as in fit"),
+    ),
+    Fault(
+        "embedder-augment-feature-rows",
+        lambda: _embedder(augment="flip").fit(*_digits()),
+        ValueError,
+        ("distorts images", "set augment=none"),
+    ),
+    Fault(
+        "embedder-fit-pairs-triplet",
+        lambda: _embedder(loss="triplet").fit_pairs(*_pairs()),
+        ValueError,
+        ("triplet loss cannot use", "loss='contrastive'"),
+    ),
+    Fault(
+        "embedder-fit-pairs-default-loss",
+        lambda: _embedder().fit_pairs(*_pairs()),
+        ValueError,
+        ("multi-similarity loss", "loss='contrastive' or 'binary'"),
+    ),
+    Fault(
+        "embedder-fit-pairs-not-pairs",
+        lambda: _embedder(loss="contrastive").fit_pairs(_digits()[0], _digits()[1]),
+        ValueError,
+        ("pairs must be an array of shape (n_pairs, 2, ...)", "np.stack([a, b]"),
+    ),
+    Fault(
+        "embedder-fit-pairs-labels-not-flags",
+        lambda: _embedder(loss="contrastive").fit_pairs(_pairs()[0], np.arange(20)),
+        ValueError,
+        ("same must hold 1 (or true)", "for class labels, pass them as y"),
+    ),
+    Fault(
+        "embedder-warm-start-other-shape",
+        lambda: (
+            _embedder(warm_start=True)
+            .fit(*_digits())
+            .fit(_digits()[0][:, :16], _digits()[1])
+        ),
+        ValueError,
+        ("set warm_start=false", "expecting 64 features"),
+    ),
+    Fault(
+        "embedder-network-wrong-width",
+        lambda: _embedder(
+            network=lambda input_shape, embedding_dim: nn.Linear(9, 4)
+        ).fit(*_digits()),
+        ValueError,
+        ("cannot take samples of shape (64,)",),
+    ),
+    Fault(
+        "embedder-network-one-row",
+        lambda: _embedder(
+            network=lambda input_shape, embedding_dim: Apply(lambda f, x: f(x)[:1], 64)
+        ).fit(*_digits()),
+        ValueError,
+        ("2 samples", "returned"),
+    ),
+    Fault(
+        "verifier-y-none",
+        lambda: SiameseVerifier(_embedder()).fit(_digits()[0], None),
+        ValueError,
+        ("requires y to be passed", "fit_pairs(pairs, same)"),
+    ),
+    Fault(
+        "verifier-predict-on-samples",
+        lambda: _fitted_verifier().predict(_digits()[0]),
+        ValueError,
+        (
+            "pairs must be an array of shape (n_pairs, 2, 64)",
+            "np.stack([a, b], axis=1)",
+        ),
+    ),
+    Fault(
+        "verifier-pairs-of-other-samples",
+        lambda: _fitted_verifier().predict_proba(_pairs()[0][..., :10]),
+        ValueError,
+        ("samples of shape (10,)", "fitted on samples of shape (64,)"),
+    ),
+    Fault(
+        "verifier-score-on-pairs",
+        lambda: _fitted_verifier().score(*_pairs()),
+        ValueError,
+        ("x looks like pairs", "class-labelled samples"),
+    ),
+    Fault(
+        "verifier-head-without-binary-loss",
+        lambda: SiameseVerifier(_embedder(), calibration="head").fit(*_digits()),
+        ValueError,
+        ("calibration='head'", "loss='binary'"),
+    ),
+    Fault(
+        "verifier-too-many-folds",
+        lambda: SiameseVerifier(_embedder(), calibration_cv=6).fit(*_digits()),
+        ValueError,
+        ("calibration_cv=6 needs at least 12 classes", "lower calibration_cv"),
+    ),
+    Fault(
+        "verifier-unfitted",
+        lambda: SiameseVerifier().predict(_pairs()[0]),
+        NotFittedError,
+        ("not fitted yet",),
+    ),
+    Fault(
+        "verifier-fit-pairs-without-fit-pairs",
+        lambda: SiameseVerifier(StandardScaler()).fit_pairs(*_pairs()),
+        ValueError,
+        ("no fit_pairs method", "use a siameseembedder"),
+    ),
+    Fault(
+        "verifier-calibrates-on-a-failed-network",
+        lambda: SiameseVerifier(
+            _embedder(
+                network=lambda input_shape, embedding_dim: Apply(
+                    lambda f, x: f(x) * 0, 64
+                ),
+                normalize=False,
+            )
+        ).fit(*_digits()),
+        ValueError,
+        ("collapsed", "lower the embedder's lr"),
+    ),
+    Fault(
+        "gallery-identify-before-enrolment",
+        lambda: Gallery(_fitted_verifier()).identify(_digits()[0]),
+        NotFittedError,
+        ("no enrolled samples yet", "enroll(x, y)"),
+    ),
+    Fault(
+        "persistence-pickle-file",
+        lambda tmp_path: load_model(_pickle_to(tmp_path)),
+        ValueError,
+        ("not a model file", "loading a pickle runs the code it holds"),
+    ),
+    Fault(
+        "persistence-user-network",
+        lambda tmp_path: save_model(_embedder(network=MLP), tmp_path / "m.zip"),
+        ValueError,
+        ("parameter network", "not plain data", "use names for the network"),
+    ),
+]
+
+
+def _pickle_to(tmp_path):
+    import pickle
+
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(_fitted_embedder()))
+    return path
+
+
+FAULTS += ESTIMATOR_FAULTS
 
 
 def test_fault_ids_are_unique():
