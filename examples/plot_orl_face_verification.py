@@ -232,6 +232,9 @@ for t in [verifier.threshold_, 0.6, 0.8, 0.95]:
 # that starts as the identity (``SiameseEmbedder("linear")``,
 # :class:`~sksiamese.networks.LinearMap`), so training refines the
 # descriptors' distances instead of starting from a random projection.
+# Triplet loss at ``lr=1e-3`` refines them gently; the embedder's defaults
+# (multi-similarity loss at ``lr=3e-3``) moved them away from what tells
+# these people apart, to a ROC AUC below that of the descriptors alone.
 # ``calibration_cv=5`` calibrates on five embedders fitted without a fifth
 # of the people each, and fits the final one on all 30. Its calibration,
 # threshold and gallery work as before. With
@@ -260,6 +263,8 @@ if path is not None and has_dlib:
     linear = SiameseEmbedder(
         "linear",  # a linear map that starts as the identity
         embedding_dim=128,  # the width of the descriptors
+        loss="triplet",
+        lr=1e-3,
         device="cpu",
         random_state=0,
     )
@@ -267,8 +272,10 @@ if path is not None and has_dlib:
     on_faces.fit(D[known], person[known])
     D_new = D[~known]
     face_pairs = np.stack([D_new[idx[:, 0]], D_new[idx[:, 1]]], axis=1)
+    distance = np.linalg.norm(face_pairs[:, 0] - face_pairs[:, 1], axis=1)
     print("ROC AUC on pairs of new people:")
     print(f"  verifier on photos:           {roc_auc_score(same, p_same):.4f}")
+    print(f"  face descriptors alone:       {roc_auc_score(same, -distance):.4f}")
     print(
         "  verifier on face descriptors: "
         f"{roc_auc_score(same, on_faces.decision_function(face_pairs)):.4f}"
