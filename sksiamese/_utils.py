@@ -9,10 +9,14 @@ helpers. Nothing here imports torch.
 import numbers
 
 import numpy as np
+from sklearn.utils import check_array
 
 __all__ = [
+    "check_embeddings",
     "check_labels",
+    "check_positive_int",
     "check_same",
+    "check_scores",
     "fill_doc",
     "unique_codes",
     "unit_rows",
@@ -201,3 +205,33 @@ def unit_rows(matrix):
     all-zero rows stay zero."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, np.finfo(matrix.dtype).tiny)
+
+
+def check_embeddings(X, name="X"):
+    """A 2-D array of finite floats (float32 kept, other types as float64).
+
+    No copy is made of a float array that is already fine, so a read-only
+    memory map stays one.
+    """
+    return check_array(X, dtype=(np.float32, np.float64), input_name=name)
+
+
+def check_positive_int(value, name, allow_none=False):
+    """Refuse anything but a positive integer (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def check_scores(scores, n_pairs, name="scores"):
+    """Finite scores of pairs as a float64 vector of ``n_pairs`` entries."""
+    s = check_array(
+        np.asarray(scores, dtype=np.float64), ensure_2d=False, input_name=name
+    )
+    if s.ndim != 1 or s.shape[0] != n_pairs:
+        raise ValueError(
+            f"{name} must be 1-dimensional with {n_pairs} entries, one per pair; "
+            f"got shape {s.shape}."
+        )
+    return s

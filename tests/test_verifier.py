@@ -211,7 +211,7 @@ def test_threshold_never_sits_on_a_score():
 def test_threshold_errors():
     with pytest.raises(ValueError, match="strategy"):
         choose_threshold([1, 0], [0.6, 0.4], "youden")
-    with pytest.raises(ValueError, match="both same and different"):
+    with pytest.raises(ValueError, match=r"both same \(1\) and different"):
         choose_threshold([1, 1], [0.6, 0.4])
     with pytest.raises(ValueError, match="target_far"):
         choose_threshold([1, 0], [0.6, 0.4], "far", target_far=2)
