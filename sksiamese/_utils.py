@@ -7,8 +7,10 @@ helpers. Nothing here imports torch.
 """
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import check_array
 
 __all__ = [
@@ -67,6 +69,12 @@ def check_labels(y, n_samples=None, name="y"):
         raise ValueError(f"{name} is required.")
     y = _as_label_array(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected; "
+            "it is raveled. Pass y.ravel() to silence this warning.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(

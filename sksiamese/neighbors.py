@@ -184,6 +184,32 @@ class _Index(BaseEstimator):
         distances, indices = self._search(queries, n_found)
         return _knn.pad(distances, indices, n_neighbors)
 
+    def reconstruct(self, positions=None):
+        """The stored float32 rows at ``positions`` (all rows by default).
+
+        Rows are stored as given for the Euclidean metric and scaled to unit
+        length for the cosine metric.
+
+        Parameters
+        ----------
+        positions : array-like of int, default=None
+            Gallery positions.
+
+        Returns
+        -------
+        rows : ndarray of float32 of shape (n_positions, n_features_in_)
+        """
+        check_is_fitted(self)
+        if positions is None:
+            positions = np.arange(self._size())
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.size and (positions.min() < 0 or positions.max() >= len(self)):
+            raise ValueError(
+                f"positions must lie in [0, {len(self)}), the rows of the index; "
+                f"got values from {positions.min()} to {positions.max()}."
+            )
+        return self._rows(positions)
+
     def __len__(self):
         return self._size() if hasattr(self, "n_features_in_") else 0
 
@@ -250,6 +276,9 @@ class ExactIndex(_Index):
 
     def _search(self, queries, n_neighbors):
         return self._store.search(queries, n_neighbors, self.chunk_size)
+
+    def _rows(self, positions):
+        return self._store._rows[positions]
 
 
 @_doc
