@@ -221,7 +221,29 @@ def check_embeddings(X, name="X"):
     No copy is made of a float array that is already fine, so a read-only
     memory map stays one.
     """
-    return check_array(X, dtype=(np.float32, np.float64), input_name=name)
+    try:
+        X = check_array(
+            X,
+            dtype=(np.float32, np.float64),
+            input_name=name,
+            ensure_2d=False,
+            allow_nd=True,
+        )
+    except ValueError as exc:
+        if "NaN" in str(exc) or "infinity" in str(exc):
+            raise ValueError(
+                f"{name} holds NaN or infinite values; embeddings must be "
+                "finite. Check the embedder's training (its history_) and its "
+                "inputs."
+            ) from None
+        raise
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of embeddings, one row per sample "
+            f"(n_samples, n_features); got an array of shape {X.shape}. "
+            "For a single embedding, pass it as one row: x.reshape(1, -1)."
+        )
+    return X
 
 
 def check_positive_int(value, name, allow_none=False):

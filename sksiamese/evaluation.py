@@ -142,6 +142,7 @@ object, default="auto"
         self : RetrievalEvaluator
             The fitted evaluator.
         """
+        check_embeddings(X, "X")
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, self._fit_codes = np.unique(y, return_inverse=True)
@@ -465,7 +466,10 @@ default=None
             "or lower k_shot/n_queries."
         )
     if len(classes) < n_way:
-        raise ValueError(f"n_way={n_way} but y has only {len(classes)} classes.")
+        raise ValueError(
+            f"n_way={n_way} but y has only {len(classes)} classes with enough "
+            f"samples; lower n_way to at most {len(classes)}, or add classes."
+        )
     rng = _make_rng(random_state)
     return [
         _one_episode(rng, members, n_way, k_shot, n_queries) for _ in range(n_episodes)
@@ -487,6 +491,13 @@ def _embed(X, transform):
         return X
     if hasattr(transform, "transform"):
         return transform.transform(X)
+    if not callable(transform):
+        raise ValueError(
+            "transform must be a fitted transformer (an object with a "
+            "transform method, such as a fitted SiameseEmbedder), a callable "
+            f"returning embeddings, or None for X that are embeddings; got "
+            f"{transform!r}."
+        )
     return transform(X)
 
 

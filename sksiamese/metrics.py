@@ -602,6 +602,14 @@ def one_shot_accuracy(
             f"query_embeddings have {query.shape[1]}."
         )
     q_codes, s_codes = _retrieval.encode(q_labels, s_labels)
+    known = set(s_labels.tolist())
+    missing = [c for c in dict.fromkeys(q_labels.tolist()) if c not in known]
+    if missing:
+        raise ValueError(
+            f"query_labels holds classes with no support item "
+            f"({', '.join(map(repr, missing[:5]))}), which no query can "
+            "be labelled with; give each query class at least one support item."
+        )
     _, nearest = ExactIndex(metric=metric).fit(support).search(query, 1)
     return int((s_codes[nearest[:, 0]] == q_codes).sum()) / query.shape[0]
 
