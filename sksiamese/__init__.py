@@ -1,6 +1,7 @@
 """Siamese networks as scikit-learn estimators."""
 
 from ._embedder import SiameseEmbedder
+from ._monitor import CollapseWarning, TrainingDivergedError
 from ._verifier import SiameseVerifier
 from .evaluation import RetrievalEvaluator, make_retrieval_scorer, one_shot_evaluate
 from .gallery import Gallery
@@ -16,6 +17,7 @@ from .plotting import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CollapseWarning",
     "DistanceHistogramDisplay",
     "EmbeddingDisplay",
     "Gallery",
@@ -24,6 +26,7 @@ __all__ = [
     "RetrievalEvaluator",
     "SiameseEmbedder",
     "SiameseVerifier",
+    "TrainingDivergedError",
     "TrainingHistoryDisplay",
     "VerificationCurveDisplay",
     "make_retrieval_scorer",

@@ -9,7 +9,6 @@ batches those tuples name and trains the encoder with :mod:`.losses` and
 them batch by batch (:func:`._training.embed`).
 """
 
-import copy
 import numbers
 import warnings
 
@@ -33,26 +32,40 @@ from ._data import (
     network_input_shape,
     validate_samples,
 )
+from ._docstrings import DOCS
+from ._monitor import (
+    NonFiniteGuard,
+    check_collapse,
+    check_network_output,
+    collapse_sample,
+)
 from ._training import (
     OPTIMIZERS,
     Encoder,
     EpochLoader,
-    PairSet,
     PresetSplit,
-    SampleSet,
     SiameseNet,
+    class_sets,
     embed,
     output_width,
+    pair_sets,
     resolve_device,
     seeded,
     silent,
 )
 from ._utils import check_same, fill_doc
-from .augment import AUGMENTATIONS, make_augment
-from .losses import LOSSES, MultiSimilarityLoss, TripletLoss, make_loss
+from .augment import AUGMENTATIONS, training_augment
+from .losses import (
+    LOSSES,
+    TripletLoss,
+    check_pair_loss,
+    learns_proxies,
+    make_loss,
+    make_miner,
+    resolve_miner,
+)
 from .mining import MINERS
 from .networks import NETWORKS, build_network
-from .sampling import pair_components, split_pairs, stratified_holdout
 
 __all__ = ["SiameseEmbedder"]
 
@@ -344,15 +357,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # ---- the public API ----------------------------------------------------
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the encoder on pairs or triplets drawn from ``y``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, height, \
-                width) or (n_samples, height, width, channels)
-            Training samples.
+        {X_fit}
         y : array-like of shape (n_samples,)
             Class labels, of any type (ints, strings, mixed); at least two
             classes, each with at least two samples; no NaN or None.
@@ -375,6 +387,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         sets = lambda shape, seeds: self._class_sets(X, codes, shape, seeds)  # noqa: E731
         return self._train(sets, n_classes=len(classes))
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
         """Train the encoder on labelled pairs, without class labels.
@@ -388,17 +401,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, ...)
-            Two samples per pair, each laid out as ``fit``'s ``X`` rows.
-        same : array-like of shape (n_pairs,)
-            1 (or True) where both samples show the same class, 0 (or
-            False) where they do not; both must occur.
+        {pairs}
+        {same}
 
         Returns
         -------
         self : SiameseEmbedder
         """
-        self._check_pair_loss()
+        check_pair_loss(self.loss)
         pairs = check_pairs(pairs)
         n_pairs = len(pairs)
         X = self._validate_training_samples(
@@ -473,7 +483,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         else:
             self.device_ = resolve_device(self.device)
             net_shape = network_input_shape(self.sample_shape_, self.input_shape)
-        augment = self._make_augment(net_shape)
+        augment = training_augment(self.augment, net_shape)
         train, valid = make_sets(net_shape, seeds)
         if augment is not None:
             train.set_augment(augment, int(seeds[4]))
@@ -498,22 +508,43 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.embedding_dim_ = output_width(net.module_, net_shape, net.device)
+        if self.max_epochs:
+            self._check_collapse(train)
         return self
 
-    def _new_net(self, net_shape, n_classes, train, valid, seeds):
-        """A new skorch net, initialised from ``seeds[0]`` and trained."""
+    def _check_collapse(self, train):
+        """Warn when the trained network maps the training samples (a sample
+        of at most 2,000 of them) to nearly one point."""
+        local = collapse_sample(len(train.indices))
+        rows = train.indices[local]
+        device = self.net_.device
+        embeddings = embed(
+            self.module_,
+            train.X[rows],
+            self.network_input_shape_,
+            device,
+            max(self.batch_size, 256),
+            self._channels_last(device),
+        )
+        check_collapse(embeddings, train.codes[local], lr=self.lr, stacklevel=5)
+
+    def _build_net(self, net_shape, n_classes, seeds, valid=None):
+        """A new, unfitted skorch net: the encoder initialised from
+        ``seeds[0]``, the loss (and its class proxies) from ``seeds[3]``."""
         with seeded(int(seeds[0])):
             backbone = build_network(
                 self.network, net_shape, self.embedding_dim, self.network_params
             )
+        name = self.network if isinstance(self.network, str) else None
+        check_network_output(backbone, net_shape, name=name)  # before training
         module = Encoder(backbone, normalize=self.normalize)
         width = output_width(module, net_shape) if self._loss_needs_classes() else None
         with seeded(int(seeds[3])):  # proxies of losses that learn them
             criterion = self._make_loss(n_classes, width)
-        net = SiameseNet(
+        return SiameseNet(
             module=module,
             criterion=criterion,
-            miner=self._make_miner(),
+            miner=make_miner(self.miner, self.loss),
             optimizer=_optimizer(self.optimizer),
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -526,10 +557,22 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             device=self.device_,
             verbose=int(self.verbose),
         )
+
+    def _new_net(self, net_shape, n_classes, train, valid, seeds):
+        """A new skorch net, initialised from ``seeds`` and trained."""
+        net = self._build_net(net_shape, n_classes, seeds, valid)
         with seeded(int(seeds[0]), self.device_):
             net.initialize()
             net.partial_fit(train, None)
         net.train_split = None  # hold no reference to the data
+        return net
+
+    def _rebuild_net(self, n_classes):
+        """The initialised, untrained net of this fitted estimator's shape,
+        for weights saved without pickle (:mod:`sksiamese.persistence`)."""
+        net = self._build_net(self.network_input_shape_, n_classes, [0] * 5)
+        with seeded(0, self.device_):
+            net.initialize()
         return net
 
     def _continue(self, train, valid, seed):
@@ -564,39 +607,24 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.validation_fraction
 
     def _class_sets(self, X, codes, net_shape, seeds):
-        """Training and validation sets (or None) drawn from class codes."""
-        kind, m = self._tuples_kind(), self.m_per_class
-        train_idx, valid = np.arange(len(X)), None
-        fraction = self._validation_fraction()
-        if fraction is not None:
-            split_rng = np.random.default_rng(int(seeds[1]))
-            try:
-                train_idx, valid_idx = stratified_holdout(codes, fraction, split_rng)
-            except ValueError:
-                raise ValueError(
-                    f"validation_fraction={fraction} leaves fewer than 2 classes "
-                    "with 2 or more validation samples; raise it, or set it to "
-                    "None when classes are this small."
-                ) from None
-            valid = SampleSet(
-                X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m
+        try:
+            return class_sets(
+                X,
+                codes,
+                net_shape,
+                seeds,
+                self._tuples_kind(),
+                self.m_per_class,
+                self._validation_fraction(),
             )
-        train = SampleSet(X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m)
-        return train, valid
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={self._validation_fraction()} {exc} Raise "
+                "it, or set it to None when classes are this small."
+            ) from None
 
     def _pair_sets(self, X, index, same, net_shape, seeds):
-        """Training and validation sets (or None) of labelled pairs."""
-        labels = pair_components(len(X), index, same)
-        rows, valid = np.arange(len(index)), None
-        fraction = self._validation_fraction()
-        if fraction is not None:
-            split_rng = np.random.default_rng(int(seeds[1]))
-            rows, held = split_pairs(same, fraction, split_rng, "validation_fraction")
-            valid = PairSet(
-                X, labels, index[held], same[held], net_shape, int(seeds[2]), True
-            )
-        train = PairSet(X, labels, index[rows], same[rows], net_shape, int(seeds[3]))
-        return train, valid
+        return pair_sets(X, index, same, net_shape, seeds, self._validation_fraction())
 
     def _check_batch_size(self):
         if self._tuples_kind() == "batches" and self.batch_size < 2 * self.m_per_class:
@@ -607,84 +635,25 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{2 * self.m_per_class}, or lower m_per_class."
             )
 
-    def _check_pair_loss(self):
-        if self.loss == "triplet" or isinstance(self.loss, TripletLoss):
-            raise ValueError(
-                "fit_pairs learns from labelled pairs, which triplet loss "
-                "cannot use: set loss='contrastive' or 'binary'."
-            )
-        if self._loss_mines_itself():
-            raise ValueError(
-                "fit_pairs learns from labelled pairs, but multi-similarity "
-                "loss weighs each sample's positive pairs against its negative "
-                "ones, and labelled pairs seldom give a sample both: set "
-                "loss='contrastive' or 'binary'."
-            )
-        if self._loss_needs_classes():
-            raise ValueError(
-                f"loss={self.loss!r} learns a proxy per class, which fit_pairs "
-                "does not have: set loss='contrastive' or 'binary', or call "
-                "fit(X, y) with class labels."
-            )
-
-    def _loss_mines_itself(self):
-        """Whether the loss chooses its pairs among all those of a batch."""
-        loss = self.loss
-        if isinstance(loss, str):
-            return loss == "multi_similarity"
-        if isinstance(loss, type):
-            return issubclass(loss, MultiSimilarityLoss)
-        return isinstance(loss, MultiSimilarityLoss)
-
     def _loss_needs_classes(self):
-        """Whether ``loss`` learns a proxy per class (``"cosface"``)."""
-        loss = LOSSES[self.loss][0] if isinstance(self.loss, str) else self.loss
-        return bool(getattr(loss, "needs_classes", False))
-
-    def _miner_name(self):
-        """``miner`` with ``"auto"`` resolved: every pair for a loss that
-        mines itself, semi-hard triplets otherwise."""
-        if self.miner != "auto":
-            return self.miner
-        return "all" if self._loss_mines_itself() else "semi_hard"
+        return learns_proxies(self.loss)
 
     def _tuples_kind(self):
-        if self._miner_name() != "random":
+        if resolve_miner(self.miner, self.loss) != "random":
             return "batches"
         return "pairs" if self.loss == "contrastive" else "triplets"
 
-    def _make_miner(self):
-        miner = self._miner_name()
-        if miner == "random" or self._loss_needs_classes():
-            return None  # class proxies need no tuples
-        if miner == "all" and self._loss_mines_itself():
-            return None  # the loss takes every pair of the batch by itself
-        if isinstance(miner, str):
-            return MINERS[miner]()
-        return copy.deepcopy(miner)
-
     def _make_loss(self, n_classes=None, width=None):
         loss = make_loss(self.loss, self.margin, n_classes, width)
-        if self._miner_name() == "all" and isinstance(loss, TripletLoss):
+        if resolve_miner(self.miner, self.loss) == "all" and isinstance(
+            loss, TripletLoss
+        ):
             loss.reduction = "nonzero"
         return loss
 
-    def _make_augment(self, net_shape):
-        """The training augmentation, or None; images only."""
-        images = len(net_shape) == 3
-        if self.augment == "auto":
-            return make_augment("affine") if images else None
-        if self.augment is not None and not images:
-            raise ValueError(
-                f"augment={self.augment!r} distorts images, but the samples "
-                f"are feature rows of shape {tuple(net_shape)}. Pass images, "
-                "set input_shape=(height, width) for rows that are images, or "
-                "set augment=None."
-            )
-        return make_augment(self.augment)
-
     def _callbacks(self):
         callbacks = list(self.callbacks or [])
+        callbacks.append(("nonfinite_guard", NonFiniteGuard()))
         if self.early_stopping:
             stopper = EarlyStopping(
                 monitor="valid_loss",

@@ -11,7 +11,15 @@ from skorch import NeuralNet
 from torch import nn
 
 from ._data import to_batch
-from .sampling import ClassIndex, balanced_batches, sample_pairs, sample_triplets
+from .sampling import (
+    ClassIndex,
+    balanced_batches,
+    pair_components,
+    sample_pairs,
+    sample_triplets,
+    split_pairs,
+    stratified_holdout,
+)
 
 __all__ = [
     "Encoder",
@@ -21,8 +29,10 @@ __all__ = [
     "PresetSplit",
     "SampleSet",
     "SiameseNet",
+    "class_sets",
     "embed",
     "output_width",
+    "pair_sets",
     "resolve_device",
     "seeded",
 ]
@@ -278,6 +288,46 @@ class EpochLoader:
 
     def __iter__(self):
         return self.dataset.batches(self.batch_size)
+
+
+def class_sets(X, codes, net_shape, seeds, kind, m_per_class, fraction=None):
+    """The training set, and the validation set or None, of a fit on class
+    codes: ``fraction`` of each class held out for validation.
+
+    ``seeds[1]`` draws the hold-out, ``seeds[2]`` the (fixed) validation
+    tuples and ``seeds[3]`` the training tuples of every epoch.
+    """
+    train_idx, valid = np.arange(len(X)), None
+    if fraction is not None:
+        split_rng = np.random.default_rng(int(seeds[1]))
+        try:
+            train_idx, valid_idx = stratified_holdout(codes, fraction, split_rng)
+        except ValueError:
+            raise ValueError(
+                "leaves fewer than 2 classes with 2 or more validation samples."
+            ) from None
+        valid = SampleSet(
+            X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m_per_class
+        )
+    train = SampleSet(
+        X, codes, train_idx, net_shape, kind, int(seeds[3]), False, m_per_class
+    )
+    return train, valid
+
+
+def pair_sets(X, index, same, net_shape, seeds, fraction=None):
+    """The training set, and the validation set or None, of a fit on
+    labelled pairs ``index`` (positions in ``X``) and their ``same`` flags."""
+    labels = pair_components(len(X), index, same)
+    rows, valid = np.arange(len(index)), None
+    if fraction is not None:
+        split_rng = np.random.default_rng(int(seeds[1]))
+        rows, held = split_pairs(same, fraction, split_rng, "validation_fraction")
+        valid = PairSet(
+            X, labels, index[held], same[held], net_shape, int(seeds[2]), True
+        )
+    train = PairSet(X, labels, index[rows], same[rows], net_shape, int(seeds[3]))
+    return train, valid
 
 
 class PresetSplit:

@@ -28,9 +28,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ._data import check_pairs, encode_labels, validate_samples
+from ._docstrings import DOCS
 from ._embedder import SiameseEmbedder
 from ._utils import check_labels, check_same, fill_doc
-from .losses import BinaryPairLoss
+from .losses import BinaryPairLoss, is_loss
 from .sampling import split_pairs, stratified_holdout
 from .verification import (
     THRESHOLD_STRATEGIES,
@@ -46,9 +47,6 @@ __all__ = ["SiameseVerifier"]
 _CALIBRATION_PAIRS = 20_000
 # With "auto", whole classes are held out from this many classes on.
 _MIN_CLASSES_FOR_CLASS_HOLDOUT = 10
-
-_PAIRS_DOC = """pairs : array-like of shape (n_pairs, 2, ...)
-            Two samples per pair, each laid out as in ``fit``."""
 
 
 def final_embedder(estimator):
@@ -82,7 +80,7 @@ def fit_on_pairs(embedder, pairs, same):
     )
 
 
-@fill_doc(pairs=_PAIRS_DOC)
+@fill_doc(**DOCS)
 class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Decide whether two samples show the same class, with a probability.
 
@@ -276,7 +274,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _resolve_calibration(self, embedder):
         final = final_embedder(embedder)
-        head = final is not None and _has_head(final.loss)
+        head = final is not None and is_loss(final.loss, BinaryPairLoss)
         if self.calibration == "auto":
             return "head" if head else "sigmoid"
         if self.calibration == "head" and not head:
@@ -295,6 +293,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return np.random.default_rng([int(seed), 1])
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit the embedder on part of ``(X, y)``, then calibrate on the rest.
@@ -306,9 +305,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), (n_samples, height, \
-                width) or (n_samples, height, width, channels)
-            Training samples.
+        {X_fit}
         y : array-like of shape (n_samples,)
             Class labels; at least two classes, each with at least two
             samples. These are classes, not same/different flags: to learn
@@ -424,6 +421,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             same.append(s)
         return np.concatenate(distances), np.concatenate(same)
 
+    @fill_doc(**DOCS)
     @_fit_context(prefer_skip_nested_validation=False)
     def fit_pairs(self, pairs, same):
         """Fit the embedder on labelled pairs, without class labels.
@@ -438,9 +436,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         {pairs}
-        same : array-like of shape (n_pairs,)
-            1 (or True) where both samples show the same class, 0 (or
-            False) where they do not; both must occur.
+        {same}
 
         Returns
         -------
@@ -517,7 +513,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return np.empty(0)
         return np.clip(self.calibrator_.predict(distances), 0.0, 1.0)
 
-    @fill_doc(pairs=_PAIRS_DOC)
+    @fill_doc(**DOCS)
     def decision_function(self, pairs):
         """Minus the embedding distance of each pair: higher is more alike.
 
@@ -531,7 +527,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         return -self._pair_distances(pairs)
 
-    @fill_doc(pairs=_PAIRS_DOC)
+    @fill_doc(**DOCS)
     def predict_proba(self, pairs):
         """Calibrated probabilities of "different" and "same".
 
@@ -547,7 +543,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         p = self._proba_same(self._pair_distances(pairs))
         return np.column_stack([1.0 - p, p])
 
-    @fill_doc(pairs=_PAIRS_DOC)
+    @fill_doc(**DOCS)
     def predict(self, pairs):
         """1 where ``P(same) >= threshold_``, 0 elsewhere.
 
@@ -562,7 +558,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         p = self._proba_same(self._pair_distances(pairs))
         return (p >= self.threshold_).astype(np.int64)
 
-    @fill_doc(pairs=_PAIRS_DOC)
+    @fill_doc(**DOCS)
     def calibrate_threshold(self, pairs, same, strategy=None, target_far=None):
         """Tune ``threshold_`` on labelled pairs.
 
@@ -572,8 +568,7 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         {pairs}
-        same : array-like of shape (n_pairs,)
-            1 for same pairs, 0 for different pairs; both must occur.
+        {same}
         strategy : {"accuracy", "f1", "eer", "far"}, default=None
             See :func:`~sksiamese.verification.choose_threshold`; ``None``
             uses ``threshold_strategy``.
@@ -636,15 +631,6 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
-
-
-def _has_head(loss):
-    """Whether ``loss`` trains a sigmoid head on the distance."""
-    if isinstance(loss, str):
-        return loss == "binary"
-    if isinstance(loss, type):
-        return issubclass(loss, BinaryPairLoss)
-    return isinstance(loss, BinaryPairLoss)
 
 
 def _describe(embedder):

@@ -45,26 +45,64 @@ def _uniform(n, low, high, generator):
 
 def _range(value, name, center=0.0, low=None):
     """``value`` as ``(low, high)``: a number ``v`` means ``center -/+ v``."""
-    if isinstance(value, numbers.Real):
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0; got {value!r}.")
+    above = "" if low is None else f", both >= {low:g}"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"{name} must be >= 0 and finite (a number v means the range "
+                f"{center:g} -/+ v); got {value!r}."
+            )
         lo, hi = center - value, center + value
-    else:
+        if low is not None and lo < low:
+            raise ValueError(
+                f"{name}={value!r} means the range ({lo:g}, {hi:g}), which goes "
+                f"below {low:g}; pass a number of at most {center - low:g} or a "
+                f"(low, high) pair{above}."
+            )
+        return float(lo), float(hi)
+    try:
         lo, hi = (float(v) for v in value)
-    if lo > hi or (low is not None and lo < low):
+    except (TypeError, ValueError):
+        lo = hi = float("nan")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
         raise ValueError(
-            f"{name}={value!r} does not describe a valid range"
-            + (f" above {low}" if low is not None else "")
-            + "."
+            f"{name} must be a number >= 0 or a (low, high) pair of numbers with "
+            f"low <= high{above}; got {value!r}."
+        )
+    if low is not None and lo < low:
+        raise ValueError(
+            f"{name}={value!r} does not describe a valid range above {low:g}: "
+            f"pass a (low, high) pair{above}."
         )
     return float(lo), float(hi)
 
 
-def _check_batch(batch):
+def _check_probability(p, name="p"):
+    if (
+        not isinstance(p, numbers.Real)
+        or isinstance(p, bool)
+        or not 0.0 <= float(p) <= 1.0
+    ):
+        raise ValueError(f"{name} must be a probability, in [0, 1]; got {p!r}.")
+
+
+def _check_batch(batch, generator=None):
     if not isinstance(batch, torch.Tensor) or batch.ndim != 4:
         raise ValueError(
             "augmentations take a tensor of shape (n, channels, height, "
             f"width); got {getattr(batch, 'shape', type(batch).__name__)}."
+        )
+    if not batch.is_floating_point():
+        raise ValueError(
+            "augmentations take a floating-point tensor of intensities; got "
+            f"dtype {batch.dtype}. Convert it first, for 8-bit images with "
+            "batch.float() / 255."
+        )
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            "augmentations draw their randomness from a torch.Generator, "
+            "called as aug(batch, torch.Generator().manual_seed(seed)); got "
+            f"generator={generator!r}."
         )
 
 
@@ -138,6 +176,7 @@ class RandomAffine:
         )
 
     def _theta(self, n, height, width, generator):
+        _check_probability(self.p)
         deg = _range(self.degrees, "degrees")
         shift = _range(self.translate, "translate")
         zoom = _range(self.scale, "scale", center=1.0, low=0.0)
@@ -164,7 +203,7 @@ class RandomAffine:
 
     def __call__(self, batch, generator):
         """Distort each image of ``batch`` with a draw from ``generator``."""
-        _check_batch(batch)
+        _check_batch(batch, generator)
         n, _, height, width = batch.shape
         return _warp(batch, self._theta(n, height, width, generator))
 
@@ -202,7 +241,8 @@ class RandomFlip:
 
     def __call__(self, batch, generator):
         """Flip a random subset of the images of ``batch``."""
-        _check_batch(batch)
+        _check_batch(batch, generator)
+        _check_probability(self.p)
         out = batch
         for allowed, dim in ((self.horizontal, 3), (self.vertical, 2)):
             if not allowed:
@@ -246,13 +286,13 @@ class RandomResizedCrop:
 
     def __call__(self, batch, generator):
         """Crop and resize each image of ``batch``."""
-        _check_batch(batch)
+        _check_batch(batch, generator)
         lo, hi = _range(self.scale, "scale", low=0.0)
         r_lo, r_hi = _range(self.ratio, "ratio", low=1e-6)
-        if hi > 1.0 or lo <= 0.0 or r_lo <= 0.0:
+        if hi > 1.0 or lo <= 0.0:
             raise ValueError(
-                f"scale={self.scale!r} must lie in (0, 1] and ratio="
-                f"{self.ratio!r} must be positive."
+                f"scale={self.scale!r} must lie in (0, 1]: the cropped fraction "
+                "of the image area, more than none and at most all of it."
             )
         n = len(batch)
         area = _uniform(n, lo, hi, generator)
@@ -318,14 +358,15 @@ class RandomErasing:
 
     def __call__(self, batch, generator):
         """Erase a rectangle of a random subset of the images of ``batch``."""
-        _check_batch(batch)
+        _check_batch(batch, generator)
         lo, hi = _range(self.scale, "scale", low=0.0)
         r_lo, r_hi = _range(self.ratio, "ratio", low=1e-6)
-        if hi > 1.0 or r_lo <= 0.0 or not 0.0 <= self.p <= 1.0:
+        if hi > 1.0:
             raise ValueError(
-                f"scale={self.scale!r} must lie in [0, 1], ratio={self.ratio!r} "
-                f"must be positive and p={self.p!r} a probability."
+                f"scale={self.scale!r} must lie in [0, 1]: the erased fraction "
+                "of the image area."
             )
+        _check_probability(self.p)
         if not (self.value == "mean" or isinstance(self.value, numbers.Real)):
             raise ValueError(f"value must be a number or 'mean'; got {self.value!r}.")
         n, _, height, width = batch.shape
@@ -408,16 +449,20 @@ class RandomLighting:
 
     def __call__(self, batch, generator):
         """Relight each image of ``batch``."""
-        _check_batch(batch)
+        _check_batch(batch, generator)
         for name in ("gain", "slope", "gamma"):
             value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
-        if self.gain > 1 or not 0.0 <= self.p <= 1.0:
+            real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not (real and math.isfinite(value) and value >= 0):
+                raise ValueError(
+                    f"{name} must be a number >= 0 and finite; got {value!r}."
+                )
+        if self.gain > 1:
             raise ValueError(
-                f"gain={self.gain!r} must lie in [0, 1] (a brightness factor "
-                f"above 0) and p={self.p!r} be a probability."
+                f"gain={self.gain!r} must lie in [0, 1], so that the brightness "
+                "factor 1 -/+ gain stays at or above 0."
             )
+        _check_probability(self.p)
         if len(batch) and (batch.min() < 0 or batch.max() > 1):
             raise ValueError(
                 "RandomLighting needs intensities in [0, 1]; got values from "
@@ -460,7 +505,19 @@ class Compose:
 
     def __call__(self, batch, generator):
         """Apply every augmentation in turn."""
-        for t in self.transforms:
+        transforms = self.transforms
+        if not isinstance(transforms, list | tuple):
+            raise ValueError(
+                "Compose takes a list of augmentations, Compose([aug1, aug2]); "
+                f"got {transforms!r}."
+            )
+        for i, t in enumerate(transforms):
+            if not callable(t):
+                raise ValueError(
+                    "Compose takes augmentations called as t(batch, generator); "
+                    f"transforms[{i}] is {t!r}, which cannot be called."
+                )
+        for t in transforms:
             batch = t(batch, generator)
         return batch
 
@@ -508,3 +565,22 @@ def make_augment(augment):
     if callable(augment):
         return augment
     raise ValueError(f"augment must be None, a name or a callable; got {augment!r}.")
+
+
+def training_augment(augment, net_shape):
+    """The training augmentation of an ``augment`` parameter, or None.
+
+    ``"auto"`` is ``"affine"`` for images (``net_shape`` of length 3) and
+    nothing for feature rows; any other augmentation of feature rows is
+    refused.
+    """
+    images = len(net_shape) == 3
+    if isinstance(augment, str) and augment == "auto":
+        return make_augment("affine") if images else None
+    if augment is not None and not images:
+        raise ValueError(
+            f"augment={augment!r} distorts images, but the samples are feature "
+            f"rows of shape {tuple(net_shape)}. Pass images, set input_shape="
+            "(height, width) for rows that are images, or set augment=None."
+        )
+    return make_augment(augment)

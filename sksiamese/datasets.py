@@ -33,6 +33,7 @@ Build a two-character, Omniglot-shaped archive and read it back:
 import io
 import numbers
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -42,33 +43,86 @@ __all__ = ["load_omniglot"]
 
 
 def _image_size(image_size):
+    """``image_size`` as ``(height, width)``, or None; anything else refused."""
     if image_size is None:
         return None
-    if isinstance(image_size, numbers.Integral):
-        return int(image_size), int(image_size)
-    height, width = (int(s) for s in image_size)
-    return height, width
+    sides = (image_size,) * 2 if _is_int(image_size) else image_size
+    if (
+        isinstance(sides, tuple | list)
+        and len(sides) == 2
+        and all(_is_int(s) and s >= 1 for s in sides)
+    ):
+        return int(sides[0]), int(sides[1])
+    raise ValueError(
+        "image_size must be None (keep the original size), a positive int "
+        "(square images) or a (height, width) pair of positive ints; got "
+        f"{image_size!r}."
+    )
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _omniglot_files(path):
-    """``(alphabet, character, drawer, reader)`` for every PNG under ``path``."""
+    """Relative names, byte readers, printable locations and the open archive
+    (or None) of every PNG under ``path``."""
     path = Path(path)
     if path.is_dir():
         names = sorted(p for p in path.rglob("*.png") if p.is_file())
         rel = [PurePosixPath(p.relative_to(path).as_posix()) for p in names]
         readers = [p.read_bytes for p in names]
-        return rel, readers, None
+        return rel, readers, [str(p) for p in names], None
     if zipfile.is_zipfile(path):
         archive = zipfile.ZipFile(path)
         names = sorted(n for n in archive.namelist() if n.lower().endswith(".png"))
         rel = [PurePosixPath(n) for n in names]
         readers = [lambda n=n: archive.read(n) for n in names]
-        return rel, readers, archive
+        return rel, readers, [f"{n!r} in {str(path)!r}" for n in names], archive
+    if not path.exists():
+        raise ValueError(
+            f"{str(path)!r} does not exist; pass the folder or the .zip file "
+            "that holds <alphabet>/<character>/<image>.png."
+        )
     raise ValueError(
         f"{str(path)!r} is neither a directory nor a zip archive of Omniglot "
-        "images; pass the folder or the .zip file that holds "
+        "images (a .zip file that is truncated or corrupted is not one either: "
+        "re-download it); pass the folder or the .zip file that holds "
         "<alphabet>/<character>/<image>.png."
     )
+
+
+# what reading a damaged file raises: PIL (OSError, its UnidentifiedImageError
+# among them, SyntaxError, ValueError, EOFError), a corrupted archive member
+# (BadZipFile) and the decompressor (zlib.error)
+_UNREADABLE = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
+def _read_png(read, where, size, Image):
+    """The pixels of one image, greyscale, resized to ``size`` if given."""
+    try:
+        data = read()
+        with Image.open(io.BytesIO(data)) as img:
+            img = img.convert("L")
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BOX)
+            return np.asarray(img, dtype=np.uint8)
+    except _UNREADABLE as exc:
+        if isinstance(exc, Image.UnidentifiedImageError):
+            why = "PIL cannot identify an image in it"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        raise ValueError(
+            f"Cannot read the image file {where} ({why}). The file is damaged, "
+            "truncated or not an image: remove it or re-download the data set."
+        ) from exc
 
 
 def load_omniglot(path, *, image_size=None, invert=True):
@@ -105,25 +159,33 @@ def load_omniglot(path, *, image_size=None, invert=True):
     Raises
     ------
     ValueError
-        If ``path`` is neither a folder nor a zip archive, or holds no PNG
-        file inside an ``<alphabet>/<character>/`` folder.
+        If ``path`` does not exist, is neither a folder nor a zip archive,
+        or holds no PNG file inside an ``<alphabet>/<character>/`` folder;
+        if a PNG file cannot be read (the message names it), or images
+        differ in size while ``image_size`` is None; if ``image_size`` is
+        not None, a positive int or a pair of them.
     """
     from PIL import Image
 
     size = _image_size(image_size)
-    names, readers, archive = _omniglot_files(path)
+    names, readers, places, archive = _omniglot_files(path)
     try:
-        rows, images = [], []
-        for name, read in zip(names, readers, strict=True):
+        rows, images, first = [], [], None
+        for name, read, where in zip(names, readers, places, strict=True):
             if len(name.parts) < 3:
                 continue
             alphabet, character = name.parts[-3], name.parts[-2]
             drawer = name.stem.rsplit("_", 1)[-1]
-            with Image.open(io.BytesIO(read())) as img:
-                img = img.convert("L")
-                if size is not None and img.size != (size[1], size[0]):
-                    img = img.resize((size[1], size[0]), Image.Resampling.BOX)
-                pixels = np.asarray(img, dtype=np.uint8)
+            pixels = _read_png(read, where, size, Image)
+            if first is None:
+                first = where
+            elif pixels.shape != images[0].shape:
+                raise ValueError(
+                    f"The image file {where} is {pixels.shape[0]}x"
+                    f"{pixels.shape[1]} pixels but {first} is "
+                    f"{images[0].shape[0]}x{images[0].shape[1]}; pass "
+                    "image_size=(height, width) to resize them all to one size."
+                )
             images.append(255 - pixels if invert else pixels)
             drawer = int(drawer) if drawer.isdigit() else -1
             rows.append((alphabet, f"{alphabet}/{character}", drawer, str(name)))

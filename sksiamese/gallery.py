@@ -17,7 +17,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ._data import validate_samples
-from ._utils import check_labels, unique_codes
+from ._docstrings import DOCS
+from ._utils import check_labels, fill_doc, unique_codes
 from ._verifier import SiameseVerifier
 
 __all__ = ["Gallery"]
@@ -212,13 +213,13 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "enroll(X, y) with samples of known identities first."
             )
 
+    @fill_doc(**DOCS)
     def kneighbors(self, X, n_neighbors=5):
         """The closest enrolled samples of each query.
 
         Parameters
         ----------
-        X : array-like, laid out as the verifier's samples
-            Queries.
+        {queries}
         n_neighbors : int, default=5
             Number of enrolled samples returned per query.
 
@@ -233,6 +234,7 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         queries = self._embed(self._validate_queries(X))
         return self.index_.search(queries, n_neighbors)
 
+    @fill_doc(**DOCS)
     def identify(self, X):
         """The enrolled identity of each query, or ``unknown_label``.
 
@@ -242,8 +244,7 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, laid out as the verifier's samples
-            Queries.
+        {queries}
 
         Returns
         -------
@@ -269,6 +270,7 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     predict = identify
 
+    @fill_doc(**DOCS)
     def identity_proba(self, X):
         """``P(same)`` of each query and each enrolled identity.
 
@@ -278,8 +280,7 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, laid out as the verifier's samples
-            Queries.
+        {queries}
 
         Returns
         -------

@@ -18,11 +18,19 @@ Examples
 """
 
 import copy
+import math
+import numbers
 
 import torch
 from torch import nn
 
-from .mining import all_pairs, all_triplets, squared_distances
+from .mining import (
+    MINERS,
+    _check_batch,
+    all_pairs,
+    all_triplets,
+    squared_distances,
+)
 
 __all__ = [
     "BinaryPairLoss",
@@ -35,10 +43,32 @@ __all__ = [
 ]
 
 
+def _check_number(value, name, owner, *, positive=False):
+    """A finite real ``value`` >= 0 (> 0 with ``positive``), as a float."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    bound = value > 0 if positive else value >= 0
+    if not (real and math.isfinite(value) and bound):
+        relation = "> 0" if positive else ">= 0"
+        raise ValueError(f"{owner} needs {name} {relation}; got {name}={value!r}.")
+    return value
+
+
+def _same_lengths(arrays, groups, owner, kind):
+    """The index arrays of each group in ``groups`` are equally long."""
+    for group in groups:
+        lengths = [len(arrays[i]) for i in group]
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                f"{owner} got {kind} index tuples whose arrays have different "
+                f"lengths {lengths}; each tuple needs one index per array."
+            )
+
+
 def _as_triplets(indices_tuple, labels):
     if indices_tuple is None:
         return all_triplets(labels)
     if len(indices_tuple) == 3:
+        _same_lengths(indices_tuple, [(0, 1, 2)], "TripletLoss", "(a, p, n)")
         return indices_tuple
     raise ValueError(
         "TripletLoss needs (anchor, positive, negative) index tuples; got a "
@@ -46,16 +76,18 @@ def _as_triplets(indices_tuple, labels):
     )
 
 
-def _as_pairs(indices_tuple, labels):
+def _as_pairs(indices_tuple, labels, owner="ContrastiveLoss"):
     if indices_tuple is None:
         return all_pairs(labels)
     if len(indices_tuple) == 4:
+        _same_lengths(indices_tuple, [(0, 1), (2, 3)], owner, "(a1, p, a2, n)")
         return indices_tuple
     if len(indices_tuple) == 3:  # a triplet holds one positive and one negative
+        _same_lengths(indices_tuple, [(0, 1, 2)], owner, "(a, p, n)")
         a, p, n = indices_tuple
         return a, p, a, n
     raise ValueError(
-        "ContrastiveLoss needs (a1, p, a2, n) or (a, p, n) index tuples; got "
+        f"{owner} needs (a1, p, a2, n) or (a, p, n) index tuples; got "
         f"a tuple of {len(indices_tuple)} arrays."
     )
 
@@ -98,10 +130,16 @@ class TripletLoss(nn.Module):
 
     def __init__(self, margin=0.2, reduction="mean"):
         super().__init__()
-        self.margin = margin
+        self.margin = _check_number(margin, "margin", "TripletLoss")
         self.reduction = reduction
 
     def forward(self, embeddings, labels, indices_tuple=None):
+        if self.reduction not in ("mean", "nonzero"):
+            raise ValueError(
+                "TripletLoss needs reduction='mean' or 'nonzero'; got "
+                f"reduction={self.reduction!r}."
+            )
+        _check_batch(embeddings, labels, "TripletLoss")
         a, p, n = _as_triplets(indices_tuple, labels)
         d_ap = _sq_dist(embeddings, a, p)
         d_an = _sq_dist(embeddings, a, n)
@@ -124,10 +162,11 @@ class ContrastiveLoss(nn.Module):
 
     def __init__(self, margin=1.0, eps=1e-9):
         super().__init__()
-        self.margin = margin
-        self.eps = eps
+        self.margin = _check_number(margin, "margin", "ContrastiveLoss")
+        self.eps = _check_number(eps, "eps", "ContrastiveLoss")
 
     def forward(self, embeddings, labels, indices_tuple=None):
+        _check_batch(embeddings, labels, "ContrastiveLoss")
         a1, p, a2, n = _as_pairs(indices_tuple, labels)
         pos = _sq_dist(embeddings, a1, p)
         d_neg = torch.sqrt(_sq_dist(embeddings, a2, n) + self.eps)
@@ -166,8 +205,9 @@ class BinaryPairLoss(nn.Module):
 
     def __init__(self, margin=1.0, scale=5.0, eps=1e-9):
         super().__init__()
-        self.margin = margin
-        self.eps = eps
+        self.margin = _check_number(margin, "margin", "BinaryPairLoss")
+        self.eps = _check_number(eps, "eps", "BinaryPairLoss")
+        _check_number(scale, "scale", "BinaryPairLoss", positive=True)
         self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
         self.offset = nn.Parameter(torch.tensor(float(margin)))
 
@@ -180,7 +220,8 @@ class BinaryPairLoss(nn.Module):
         return torch.sigmoid(self.logits(distances))
 
     def forward(self, embeddings, labels, indices_tuple=None):
-        a1, p, a2, n = _as_pairs(indices_tuple, labels)
+        _check_batch(embeddings, labels, "BinaryPairLoss")
+        a1, p, a2, n = _as_pairs(indices_tuple, labels, "BinaryPairLoss")
         bce = nn.functional.binary_cross_entropy_with_logits
         parts = []
         for i, j, target in ((a1, p, 1.0), (a2, n, 0.0)):
@@ -200,7 +241,7 @@ def _pair_masks(indices_tuple, labels):
         same = labels[:, None] == labels[None, :]
         eye = torch.eye(n, dtype=torch.bool, device=labels.device)
         return same & ~eye, ~same
-    a1, p, a2, neg = _as_pairs(indices_tuple, labels)
+    a1, p, a2, neg = _as_pairs(indices_tuple, labels, "MultiSimilarityLoss")
     pos_mask = torch.zeros(n, n, dtype=torch.bool, device=labels.device)
     neg_mask = torch.zeros_like(pos_mask)
     pos_mask[a1, p] = True
@@ -269,12 +310,16 @@ class MultiSimilarityLoss(nn.Module):
 
     def __init__(self, margin=0.1, alpha=2.0, beta=50.0, base=0.5):
         super().__init__()
-        self.margin = margin
-        self.alpha = alpha
-        self.beta = beta
+        owner = "MultiSimilarityLoss"
+        self.margin = _check_number(margin, "margin", owner)
+        self.alpha = _check_number(alpha, "alpha", owner, positive=True)
+        self.beta = _check_number(beta, "beta", owner, positive=True)
+        if not (isinstance(base, numbers.Real) and math.isfinite(base)):
+            raise ValueError(f"{owner} needs a finite base; got base={base!r}.")
         self.base = base
 
     def forward(self, embeddings, labels, indices_tuple=None):
+        _check_batch(embeddings, labels, "MultiSimilarityLoss")
         z = nn.functional.normalize(embeddings, dim=1)
         sim = z @ z.T
         pos, neg = _pair_masks(indices_tuple, labels)
@@ -331,13 +376,24 @@ class CosFaceLoss(nn.Module):
         super().__init__()
         if int(n_classes) < 2:
             raise ValueError(f"CosFaceLoss needs n_classes >= 2; got {n_classes}.")
+        if int(embedding_dim) < 1:
+            raise ValueError(
+                f"CosFaceLoss needs embedding_dim >= 1; got {embedding_dim}."
+            )
         self.n_classes = int(n_classes)
         self.embedding_dim = int(embedding_dim)
-        self.margin = float(margin)
-        self.scale = float(scale)
+        self.margin = float(_check_number(margin, "margin", "CosFaceLoss"))
+        self.scale = float(_check_number(scale, "scale", "CosFaceLoss", positive=True))
         self.proxies = nn.Parameter(torch.randn(self.n_classes, self.embedding_dim))
 
     def forward(self, embeddings, labels, indices_tuple=None):
+        _check_batch(embeddings, labels, "CosFaceLoss")
+        if embeddings.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"CosFaceLoss has class proxies of width {self.embedding_dim}, "
+                f"but the embeddings have width {embeddings.shape[1]}: build it "
+                f"with embedding_dim={embeddings.shape[1]}."
+            )
         labels = labels.long()
         if len(labels) and int(labels.max()) >= self.n_classes:
             raise ValueError(
@@ -358,6 +414,23 @@ LOSSES = {
     "multi_similarity": (MultiSimilarityLoss, 0.1),
     "cosface": (CosFaceLoss, 0.35),
 }
+
+
+def is_loss(loss, cls):
+    """Whether a ``loss`` parameter (a name of :data:`LOSSES`, a class or an
+    instance) is, or makes, a loss of class ``cls``."""
+    if isinstance(loss, str):
+        loss = LOSSES[loss][0] if loss in LOSSES else None
+    if isinstance(loss, type):
+        return issubclass(loss, cls)
+    return isinstance(loss, cls)
+
+
+def learns_proxies(loss):
+    """Whether a ``loss`` parameter learns a proxy per class (``"cosface"``)."""
+    if isinstance(loss, str):
+        loss = LOSSES[loss][0] if loss in LOSSES else None
+    return bool(getattr(loss, "needs_classes", False))
 
 
 def make_loss(loss, margin="auto", n_classes=None, embedding_dim=None):
@@ -409,3 +482,48 @@ def _build(cls, margin, n_classes, embedding_dim):
             )
         return cls(n_classes, embedding_dim, **kwargs)
     return cls(**kwargs)
+
+
+def resolve_miner(miner, loss):
+    """A ``miner`` parameter with ``"auto"`` resolved for ``loss``: every
+    pair of the batch for a loss that mines itself (multi-similarity),
+    semi-hard triplets otherwise."""
+    if not (isinstance(miner, str) and miner == "auto"):
+        return miner
+    return "all" if is_loss(loss, MultiSimilarityLoss) else "semi_hard"
+
+
+def make_miner(miner, loss):
+    """The in-batch miner of a ``miner`` parameter for ``loss``, or None
+    when the batches need none (offline tuples, class proxies, a loss that
+    takes every pair itself)."""
+    miner = resolve_miner(miner, loss)
+    if miner == "random" or learns_proxies(loss):
+        return None
+    if miner == "all" and is_loss(loss, MultiSimilarityLoss):
+        return None
+    if isinstance(miner, str):
+        return MINERS[miner]()
+    return copy.deepcopy(miner)
+
+
+def check_pair_loss(loss):
+    """Refuse a ``loss`` parameter that cannot learn from labelled pairs."""
+    if is_loss(loss, TripletLoss):
+        raise ValueError(
+            "fit_pairs learns from labelled pairs, which triplet loss "
+            "cannot use: set loss='contrastive' or 'binary'."
+        )
+    if is_loss(loss, MultiSimilarityLoss):
+        raise ValueError(
+            "fit_pairs learns from labelled pairs, but multi-similarity "
+            "loss weighs each sample's positive pairs against its negative "
+            "ones, and labelled pairs seldom give a sample both: set "
+            "loss='contrastive' or 'binary'."
+        )
+    if learns_proxies(loss):
+        raise ValueError(
+            f"loss={loss!r} learns a proxy per class, which fit_pairs "
+            "does not have: set loss='contrastive' or 'binary', or call "
+            "fit(X, y) with class labels."
+        )

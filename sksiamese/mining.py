@@ -35,6 +35,21 @@ def squared_distances(embeddings):
     return d.clamp_min_(0.0)
 
 
+def _check_batch(embeddings, labels, owner):
+    """Embeddings ``(n, d)`` and, unless None, ``n`` labels; shapes only, so
+    that nothing waits for the device."""
+    if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
+        raise ValueError(
+            f"{owner} takes embeddings of shape (batch_size, embedding_dim); "
+            f"got {getattr(embeddings, 'shape', type(embeddings).__name__)}."
+        )
+    if labels is not None and (labels.ndim != 1 or len(labels) != len(embeddings)):
+        raise ValueError(
+            f"{owner} takes one label per embedding; got labels of shape "
+            f"{tuple(labels.shape)} for {len(embeddings)} embeddings."
+        )
+
+
 def _masks(labels):
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
@@ -62,6 +77,7 @@ class AllTripletsMiner:
     """Return every valid triplet of the batch (batch-all)."""
 
     def __call__(self, embeddings, labels):
+        _check_batch(embeddings, labels, "AllTripletsMiner")
         return all_triplets(labels)
 
 
@@ -74,6 +90,7 @@ class BatchHardMiner:
 
     @torch.no_grad()
     def __call__(self, embeddings, labels):
+        _check_batch(embeddings, labels, "BatchHardMiner")
         d = squared_distances(embeddings)
         pos, neg = _masks(labels)
         has = pos.any(1) & neg.any(1)
@@ -93,6 +110,7 @@ class SemiHardMiner:
 
     @torch.no_grad()
     def __call__(self, embeddings, labels):
+        _check_batch(embeddings, labels, "SemiHardMiner")
         d = squared_distances(embeddings)
         pos, neg = _masks(labels)
         a, p = torch.nonzero(pos & neg.any(1, keepdim=True), as_tuple=True)

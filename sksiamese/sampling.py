@@ -18,6 +18,8 @@ True
 True
 """
 
+import numbers
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -33,6 +35,26 @@ __all__ = [
 ]
 
 
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator, such as "
+            f"np.random.default_rng(seed); got {rng!r}."
+        )
+
+
+def _check_count(value, name, low, allow_none=False):
+    if value is None and allow_none:
+        return
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < low
+    ):
+        none = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an int >= {low}{none}; got {value!r}.")
+
+
 class ClassIndex:
     """Sample positions grouped by class, for vectorised sampling.
 
@@ -43,10 +65,30 @@ class ClassIndex:
     """
 
     def __init__(self, y):
-        y = np.asarray(y, dtype=np.int64)
+        y = np.asarray(y)
+        if y.ndim != 1 or (y.size and y.dtype.kind not in "iu"):
+            raise ValueError(
+                "ClassIndex takes a 1-D array of integer class codes "
+                f"0..n_classes-1; got an array of shape {y.shape} and dtype "
+                f"{y.dtype}. Encode labels with np.unique(y, return_inverse=True)[1]."
+            )
+        y = y.astype(np.int64, copy=False)
+        if y.size and y.min() < 0:
+            raise ValueError(
+                "ClassIndex takes class codes 0..n_classes-1; got the negative "
+                f"code {int(y.min())}. Encode labels with "
+                "np.unique(y, return_inverse=True)[1]."
+            )
+        counts = np.bincount(y)
+        if not counts.all():
+            raise ValueError(
+                "ClassIndex takes class codes 0..n_classes-1, each of them "
+                f"used; no sample has code {int(np.flatnonzero(counts == 0)[0])}. "
+                "Encode labels with np.unique(y, return_inverse=True)[1]."
+            )
         self.y = y
         self.order = np.argsort(y, kind="stable")
-        self.counts = np.bincount(y)
+        self.counts = counts
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
         # rank of each sample within its class, in ``order``
         self.rank = np.empty_like(y)
@@ -79,8 +121,20 @@ class ClassIndex:
         return anchors[keep] if self.n_classes >= 2 else anchors[:0]
 
 
-def _anchors(class_index, rng, n_anchors=None):
+def _anchors(class_index, rng, n_anchors=None, kind="triplet"):
+    _check_rng(rng)
     idx = np.arange(len(class_index.y))
+    if n_anchors == 0:
+        return idx[:0]
+    ci = class_index
+    if ci.n_classes < 2 or ci.counts.max(initial=0) < 2:
+        largest = int(ci.counts.max(initial=0))
+        raise ValueError(
+            f"No {kind} can be drawn from these labels: a {kind} needs a class "
+            "with 2 or more samples and another class, but the labels hold "
+            f"{ci.n_classes} class(es), the largest of {largest} sample(s). "
+            "Give at least 2 classes, one of them with 2 or more samples."
+        )
     if n_anchors is None:
         anchors = rng.permutation(idx)
     else:
@@ -105,6 +159,7 @@ def sample_triplets(y, rng, n_triplets=None):
     -------
     triplets : ndarray of shape (n_triplets, 3), dtype int64
     """
+    _check_count(n_triplets, "n_triplets", 0, allow_none=True)
     ci = y if isinstance(y, ClassIndex) else ClassIndex(y)
     a = _anchors(ci, rng, n_triplets)
     return np.stack([a, ci.positives(a, rng), ci.negatives(a, rng)], axis=1)
@@ -132,8 +187,9 @@ def sample_pairs(y, rng, n_pairs=None):
     same : ndarray of shape (n_pairs,), dtype int64
         1 where both samples have the same class, 0 otherwise.
     """
+    _check_count(n_pairs, "n_pairs", 0, allow_none=True)
     ci = y if isinstance(y, ClassIndex) else ClassIndex(y)
-    a = _anchors(ci, rng, None if n_pairs is None else n_pairs // 2)
+    a = _anchors(ci, rng, None if n_pairs is None else n_pairs // 2, "pair")
     p, n = ci.positives(a, rng), ci.negatives(a, rng)
     pairs = np.empty((2 * len(a), 2), dtype=np.int64)
     pairs[0::2, 0], pairs[0::2, 1] = a, p
@@ -178,6 +234,9 @@ def balanced_batches(y, rng, m_per_class=4, batch_size=128):
     >>> len(batches), sorted(np.concatenate(batches).tolist()) == list(range(16))
     (4, True)
     """
+    _check_rng(rng)
+    _check_count(m_per_class, "m_per_class", 2)
+    _check_count(batch_size, "batch_size", 1)
     ci = y if isinstance(y, ClassIndex) else ClassIndex(y)
     m = int(m_per_class)
     groups = []

@@ -284,11 +284,13 @@ def test_bad_augment_parameter_is_named(small_digits):
 def test_verifier_takes_augment(small_digits):
     X, y = small_digits
     rec = Recorder()
-    ver = SiameseVerifier(
+    embedder = SiameseEmbedder(
         max_epochs=1, embedding_dim=8, augment=rec, device="cpu", random_state=0
-    ).fit(X, y)
-    assert ver.get_params()["augment"] is rec
-    assert len(rec.sizes) > 0
+    )
+    ver = SiameseVerifier(embedder, random_state=0).fit(X, y)
+    assert ver.get_params()["embedder__augment"] is rec
+    # the verifier trains a clone of its embedder, with a copy of the callable
+    assert len(ver.embedder_.augment.sizes) > 0 and not rec.sizes
 
 
 @pytest.mark.parametrize("shape", [(6, 8, 8), (6, 8, 8, 3)])

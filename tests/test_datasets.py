@@ -80,11 +80,105 @@ def test_resize_by_area_and_no_inversion(archive):
 
 
 def test_errors(tmp_path):
-    with pytest.raises(ValueError, match="neither a directory nor a zip"):
+    with pytest.raises(ValueError, match="missing.zip' does not exist; pass the"):
         load_omniglot(tmp_path / "missing.zip")
+    (tmp_path / "notes.txt").write_text("not an archive")
+    with pytest.raises(ValueError, match="neither a directory nor a zip"):
+        load_omniglot(tmp_path / "notes.txt")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="No <alphabet>/<character>"):
         load_omniglot(tmp_path / "empty")
+
+
+def truncated_png():
+    """A real PNG cut in the middle of its pixel data."""
+    data = png(np.random.default_rng(0).integers(0, 256, (105, 105), np.uint8))
+    return data[: len(data) // 2]
+
+
+BROKEN = {
+    "truncated": (truncated_png(), "OSError: image file is truncated"),
+    "text": (b"this is no image", "PIL cannot identify an image in it"),
+    "header only": (png(drawing(0))[:40], "PIL cannot identify an image in it"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_unreadable_file_in_a_folder_is_named(folder, kind):
+    data, why = BROKEN[kind]
+    bad = folder / "images_small" / "Latin" / "character02" / "0002_05.png"
+    bad.write_bytes(data)
+    with pytest.raises(ValueError) as info:
+        load_omniglot(folder, image_size=28)
+    msg = str(info.value)
+    assert f"Cannot read the image file {bad} ({why}" in msg
+    assert "remove it or re-download the data set" in msg
+    assert info.value.__cause__ is not None
+    # the rest of the folder reads once the file is gone
+    bad.unlink()
+    assert len(load_omniglot(folder).images) == 4
+
+
+def test_unreadable_file_in_an_archive_is_named(tmp_path):
+    path = tmp_path / "broken.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("images/Latin/character01/0001_01.png", png(drawing(0)))
+        z.writestr("images/Latin/character01/0001_02.png", truncated_png())
+    with pytest.raises(ValueError) as info:
+        load_omniglot(path)
+    msg = str(info.value)
+    assert (
+        f"Cannot read the image file 'images/Latin/character01/0001_02.png' in "
+        f"{str(path)!r} (OSError: image file is truncated)" in msg
+    )
+    assert "remove it or re-download" in msg
+
+
+def test_corrupted_archive_member_is_named(tmp_path):
+    path = tmp_path / "corrupted.zip"
+    image = png(drawing(0))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("images/Latin/character01/0001_01.png", image)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(image[100:140]) + 10
+    raw[at] ^= 0xFF  # one byte of the stored image changed: its CRC fails
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError) as info:
+        load_omniglot(path)
+    msg = str(info.value)
+    assert "'images/Latin/character01/0001_01.png' in" in msg
+    assert "BadZipFile: Bad CRC-32" in msg and "re-download" in msg
+
+
+def test_images_of_different_sizes_are_named(folder):
+    odd = folder / "images_small" / "Greek" / "character01" / "0003_08.png"
+    odd.write_bytes(png(drawing(0, size=50)))
+    with pytest.raises(ValueError) as info:
+        load_omniglot(folder)
+    msg = str(info.value)
+    assert f"The image file {odd} is 50x50 pixels but " in msg
+    assert "0003_07.png is 105x105" in msg
+    assert "image_size=(height, width)" in msg
+    # resized to one size, they load
+    assert load_omniglot(folder, image_size=20).images.shape == (5, 20, 20)
+
+
+@pytest.mark.parametrize(
+    "image_size",
+    [0, -3, 28.0, "28", True, (28,), (28, 28, 1), (28, 0), (28.5, 28), [28, "a"]],
+)
+def test_invalid_image_size(archive, image_size):
+    with pytest.raises(ValueError) as info:
+        load_omniglot(archive, image_size=image_size)
+    msg = str(info.value)
+    assert msg.startswith("image_size must be None (keep the original size), a")
+    assert "positive int" in msg and "(height, width) pair" in msg
+    assert msg.endswith(f"got {image_size!r}.")
+
+
+def test_valid_image_sizes(archive):
+    assert load_omniglot(archive, image_size=np.int64(7)).images.shape[1:] == (7, 7)
+    assert load_omniglot(archive, image_size=[6, 9]).images.shape[1:] == (6, 9)
 
 
 def test_real_minimal_split(shared_data):

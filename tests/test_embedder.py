@@ -581,3 +581,51 @@ def test_cosface_warm_start_keeps_its_proxies(small_digits):
     assert emb.net_.criterion_ is criterion and len(emb.history_) == 4
     with pytest.raises(ValueError, match="5 class proxies, but y now has 10"):
         emb.fit(X, y)
+
+
+# ---- training that watches itself ----------------------------------------------
+
+
+class _Nan(nn.Module):
+    def __init__(self, input_shape, embedding_dim):
+        super().__init__()
+        self.linear = nn.Linear(int(np.prod(input_shape)), embedding_dim)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        z = self.linear(x.flatten(1))
+        # fine for the check before training and the two batches of epoch 1
+        return z * float("nan") if self.calls > 3 else z
+
+
+def test_divergence_stops_fit_naming_epoch_and_batch(small_digits):
+    from sksiamese._monitor import TrainingDivergedError
+
+    X, y = small_digits
+    match = r"epoch 2, batch 1 of the epoch: .*embeddings hold NaN.*Lower lr"
+    with pytest.raises(TrainingDivergedError, match=match):
+        fast(network=_Nan).fit(X, y)
+
+
+def test_collapse_warns_with_the_same_advice(small_digits):
+    from sksiamese._monitor import CollapseWarning
+
+    X, y = small_digits
+    rows = X.reshape(len(X), -1)
+    with pytest.warns(CollapseWarning, match="collapsed.*Lower lr .now 1e.06."):
+        fast(network="mlp", lr=1e6, max_epochs=3).fit(rows, y)
+
+
+@pytest.mark.parametrize(
+    "network, match",
+    [
+        (lambda input_shape, embedding_dim: nn.Linear(10, 4), "cannot take samples"),
+        (lambda input_shape, embedding_dim: nn.Flatten(0), "dimension|shape"),
+    ],
+    ids=["wrong-width", "1-d"],
+)
+def test_a_wrong_network_is_named_before_training(small_digits, network, match):
+    X, y = small_digits
+    with pytest.raises(ValueError, match=match):
+        fast(network=network).fit(X.reshape(len(X), -1), y)

@@ -165,13 +165,19 @@ def test_unseen_orl_people_verified_on_descriptors(shared_data):
         warnings.simplefilter("ignore", UserWarning)  # a few faces not found
         D = FaceDescriptors().fit_transform(images)
     train = y < 14
-    verifier = SiameseVerifier(
-        network="linear",  # starts as the identity: the descriptors' distances
+    from sksiamese import SiameseEmbedder
+
+    embedder = SiameseEmbedder(
+        "linear",  # starts as the identity: the descriptors' distances
         embedding_dim=128,
-        calibration_cv=4,
+        loss="triplet",
+        miner="semi_hard",
+        lr=1e-3,
         device="cpu",
         random_state=0,
-    ).fit(D[train], y[train])
+    )
+    verifier = SiameseVerifier(embedder, calibration_cv=4, random_state=0)
+    verifier.fit(D[train], y[train])
     idx, same = balanced_pairs(y[~train], max_pairs=None, random_state=0)
     pairs = np.stack([D[~train][idx[:, 0]], D[~train][idx[:, 1]]], axis=1)
     raw = -np.linalg.norm(pairs[:, 0] - pairs[:, 1], axis=1)

@@ -30,24 +30,22 @@ def output(est, X):
     "make",
     [
         lambda: SiameseEmbedder(max_epochs=2, device="cuda", random_state=0),
-        # an ensemble, class proxies in the loss and a discriminant beside them
+        # class proxies in the loss, through the verifier
         lambda: SiameseVerifier(
-            max_epochs=2,
-            n_networks=2,
-            loss="cosface",
-            miner="random",
-            fisher_weight=0.5,
-            device="cuda",
+            SiameseEmbedder(
+                max_epochs=2, loss="cosface", device="cuda", random_state=0
+            ),
             random_state=0,
         ),
     ],
-    ids=["embedder", "verifier-ensemble"],
+    ids=["embedder", "verifier-cosface"],
 )
 def test_fit_on_gpu_unpickles_on_cpu_only_host(small_digits, tmp_path, make):
     X, y = small_digits
     emb = make().fit(X, y)
-    assert emb.device_ == "cuda"
-    assert next(emb.module_.parameters()).is_cuda
+    embedder = getattr(emb, "embedder_", emb)
+    assert embedder.device_ == "cuda"
+    assert next(embedder.module_.parameters()).is_cuda
     path = tmp_path / "gpu_model.pkl"
     path.write_bytes(pickle.dumps(emb))
     np.save(tmp_path / "X.npy", np.asarray(X))
@@ -61,7 +59,8 @@ assert not torch.cuda.is_available()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     emb = pickle.loads(open({str(path)!r}, "rb").read())
-assert emb.device_ == "cpu", emb.device_
+embedder = getattr(emb, "embedder_", emb)
+assert embedder.device_ == "cpu", embedder.device_
 {OUTPUT}
 Z = output(emb, np.load({str(tmp_path / "X.npy")!r}))
 np.testing.assert_allclose(Z, np.load({str(tmp_path / "Z.npy")!r}), atol=2e-3)
@@ -69,6 +68,33 @@ print("ok")
 """
     # the same interpreter and import path (an install may rely on
     # PYTHONPATH), with no GPU visible
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("ok")
+
+
+def test_safe_model_file_of_a_gpu_fit_loads_on_cpu_only_host(small_digits, tmp_path):
+    from sksiamese.persistence import save_model
+
+    X, y = small_digits
+    emb = SiameseEmbedder(max_epochs=2, device="cuda", random_state=0).fit(X, y)
+    path = tmp_path / "gpu_model.zip"
+    save_model(emb, path)
+    np.save(tmp_path / "X.npy", np.asarray(X))
+    np.save(tmp_path / "Z.npy", emb.transform(X))
+    code = f"""
+import numpy as np, torch
+from sksiamese.persistence import load_model
+assert not torch.cuda.is_available()
+emb = load_model({str(path)!r})
+assert emb.device_ == "cpu", emb.device_
+Z = emb.transform(np.load({str(tmp_path / "X.npy")!r}))
+np.testing.assert_allclose(Z, np.load({str(tmp_path / "Z.npy")!r}), atol=2e-3)
+print("ok")
+"""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True

@@ -273,29 +273,29 @@ class _ProxyLoss(torch.nn.Module):
         return torch.nn.functional.cross_entropy(10 * emb @ proxies.T, labels)
 
 
-def test_losses_that_learn_train_a_fresh_copy_per_network(small_digits):
+def test_losses_that_learn_train_a_fresh_copy_per_fit(small_digits):
     from sksiamese import SiameseEmbedder
 
     X, y = small_digits
     loss = _ProxyLoss(10, 8)
     initial = loss.proxies.detach().clone()
-    emb = SiameseEmbedder(
-        loss=loss, miner="random", n_networks=2, max_epochs=3, embedding_dim=8,
-        device="cpu", random_state=0,
-    ).fit(X, y)  # fmt: skip
+
+    def fit():
+        return SiameseEmbedder(
+            loss=loss, miner="random", max_epochs=3, embedding_dim=8,
+            device="cpu", random_state=0,
+        ).fit(X, y)  # fmt: skip
+
+    emb = fit()
     assert emb.get_params()["loss"] is loss
     torch.testing.assert_close(loss.proxies.detach(), initial)  # left as given
-    learned = [net.criterion_ for net in emb.nets_]
-    assert learned[0] is not learned[1] and learned[0] is not loss
-    for criterion in learned:  # the optimiser moved the proxies
-        assert not torch.allclose(criterion.proxies.detach(), initial)
-    assert not torch.allclose(learned[0].proxies, learned[1].proxies)
-    # each network started from the given proxies, not from its predecessor's
-    again = SiameseEmbedder(
-        loss=loss, miner="random", n_networks=1, max_epochs=3, embedding_dim=8,
-        device="cpu", random_state=0,
-    ).fit(X, y)  # fmt: skip
-    torch.testing.assert_close(again.nets_[0].criterion_.proxies, learned[0].proxies)
+    learned = emb.net_.criterion_
+    assert learned is not loss
+    assert not torch.allclose(learned.proxies.detach(), initial)  # it learned
+    # a second fit starts from the given proxies, not from the first fit's
+    again = fit().net_.criterion_
+    assert again is not learned
+    torch.testing.assert_close(again.proxies, learned.proxies)
 
 
 def test_cosface_loss_matches_explicit_softmax(batch):

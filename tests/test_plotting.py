@@ -149,8 +149,21 @@ def test_embedding_rejects_non_finite_values_and_wrong_label_count():
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         EmbeddingDisplay.from_embeddings(X, y, method="pca")
-    with pytest.raises(ValueError, match="labels must have 30"):
+    with pytest.raises(ValueError, match="labels has 5 entries but there are 30"):
         EmbeddingDisplay.from_embeddings(np.ones((30, 2)), y[:5], method="none")
+
+
+def test_embedding_refuses_nan_coordinates_and_missing_labels():
+    coords = np.random.default_rng(0).normal(size=(6, 2))
+    coords[4, 1] = np.nan
+    with pytest.raises(ValueError, match="coordinates holds 1 NaN or infinite value"):
+        EmbeddingDisplay(coords).plot()
+    # a point without a label would be left out of every class
+    labels = np.array([0.0, 1.0, np.nan, 0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="missing labels \\(NaN or None\\) at pos"):
+        EmbeddingDisplay.from_embeddings(np.ones((6, 2)), labels, method="none")
+    with pytest.raises(ValueError, match="labels holds missing labels"):
+        EmbeddingDisplay(np.ones((2, 2)), ["a", None]).plot()
 
 
 # ---- NeighborsDisplay --------------------------------------------------------
@@ -224,6 +237,29 @@ def test_neighbors_colour_images_and_errors():
         )
 
 
+def test_neighbors_refuse_nan_distances_and_missing_labels():
+    images, emb, labels = _gallery()
+    distances = np.array([[0.1, np.nan, 0.3]])
+    with pytest.raises(
+        ValueError, match="distances holds 1 NaN or infinite value"
+    ) as e:
+        NeighborsDisplay(images[:1], images[None, 1:4], distances).plot()
+    assert "the first at position (0, 1)" in str(e.value)
+    with pytest.raises(ValueError, match="gallery_labels holds missing labels"):
+        NeighborsDisplay.from_embeddings(
+            [[0.9]],
+            emb,
+            images[:1],
+            images,
+            query_labels=[0],
+            gallery_labels=[0, 0, np.nan, 1, 2],
+        )
+    with pytest.raises(ValueError, match="query_labels holds missing labels"):
+        NeighborsDisplay.from_embeddings(
+            [[0.9]], emb, images[:1], images, query_labels=[None], gallery_labels=labels
+        )
+
+
 # ---- PairsDisplay --------------------------------------------------------------
 
 
@@ -260,6 +296,52 @@ def test_pairs_without_threshold_and_layout():
         PairsDisplay.from_predictions(np.zeros((5, 4, 4)), np.ones(5))
     with pytest.raises(ValueError, match="proba must have 5"):
         PairsDisplay.from_predictions(pairs, np.ones(4))
+
+
+@pytest.mark.parametrize(
+    "proba, n_bad, first",
+    [
+        ([0.1, np.nan, 0.2, np.nan, 0.3], 2, "nan at position 1"),
+        ([0.1, 0.2, 1.5, 0.3, -0.2], 2, "1.5 at position 2"),
+        ([0.1, 0.2, 0.3, 0.4, np.inf], 1, "inf at position 4"),
+    ],
+)
+def test_pairs_refuse_proba_that_is_not_a_probability(proba, n_bad, first):
+    pairs = np.zeros((5, 2, 3, 3))
+    n_figures = len(plt.get_fignums())
+    with pytest.raises(ValueError, match="finite and within \\[0, 1\\]") as error:
+        PairsDisplay.from_predictions(pairs, proba, threshold=0.5)
+    message = str(error.value)
+    assert f"not so at {n_bad} of its 5 positions" in message
+    assert f"the first being {first}" in message
+    assert "pass predict_proba(pairs)[:, 1]" in message.lower()
+    assert "DistanceHistogramDisplay or VerificationCurveDisplay" in message
+    assert len(plt.get_fignums()) == n_figures  # refused before drawing
+    # the ends of [0, 1] are probabilities
+    display = PairsDisplay.from_predictions(pairs, [0.0, 1.0, 0.5, 0.2, 0.7])
+    assert display.titles_[:2] == ["P(same) < 0.01", "P(same) > 0.99"]
+
+
+@pytest.mark.parametrize("threshold", [1.5, -0.1, np.nan, "high"])
+def test_pairs_refuse_a_threshold_outside_0_1(threshold):
+    pairs = np.zeros((2, 2, 3, 3))
+    with pytest.raises(ValueError, match="threshold must be a probability in"):
+        PairsDisplay.from_predictions(pairs, [0.2, 0.8], threshold=threshold)
+    display = PairsDisplay.from_predictions(pairs, [0.2, 0.8], threshold=1.0)
+    assert [t.splitlines()[1] for t in display.titles_] == ["different"] * 2
+
+
+def test_pairs_take_only_one_kind_of_pair_but_no_other_flags():
+    pairs = np.zeros((2, 2, 3, 3))
+    display = PairsDisplay.from_predictions(pairs, [0.2, 0.8], same=[1, 1])
+    assert display.titles_ == [
+        "P(same) = 0.20\ntruly same",
+        "P(same) = 0.80\ntruly same",
+    ]
+    with pytest.raises(ValueError, match="must hold 1 \\(or True\\) for same"):
+        PairsDisplay.from_predictions(pairs, [0.2, 0.8], same=[1, 2])
+    with pytest.raises(ValueError, match="one flag per pair \\(2\\); got 3"):
+        PairsDisplay.from_predictions(pairs, [0.2, 0.8], same=[1, 0, 1])
 
 
 def test_pairs_from_estimator_uses_predict_proba_and_threshold():
@@ -375,6 +457,36 @@ def test_curve_errors():
         VerificationCurveDisplay.from_predictions([1, 0], [0.9, 0.1], kind="pr")
 
 
+def test_curve_refuses_nan_scores_and_threshold():
+    same = [1, 0, 1, 0, 1]
+    with pytest.raises(ValueError, match="scores holds 2 NaN or infinite values") as e:
+        VerificationCurveDisplay.from_predictions(same, [0.9, np.nan, 0.8, 0.1, np.inf])
+    assert "the first at position 1; every pair needs a finite score" in str(e.value)
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        VerificationCurveDisplay.from_predictions(
+            same, [0.9, 0.2, 0.8, 0.1, 0.7], threshold=np.nan
+        )
+    # a verifier whose network gives NaN for a pair is refused the same way
+    pairs = np.zeros((4, 2, 1, 1))
+    pairs[:, 1, 0, 0] = [0.0, 0.4, 0.6, 1.0]
+    broken = _StubVerifier()
+    broken.decision_function = lambda pairs: np.array([-0.1, np.nan, -0.3, -0.9])
+    with pytest.raises(ValueError, match="scores holds 1 NaN or infinite value,"):
+        VerificationCurveDisplay.from_estimator(broken, pairs, [1, 0, 1, 0])
+
+
+def test_curve_refuses_rates_that_are_nan_or_outside_0_1():
+    with pytest.raises(ValueError, match="far must hold false acceptance rates") as e:
+        VerificationCurveDisplay([0.0, np.nan, 1.0], [1.0, 0.5, 0.0]).plot()
+    assert "not so at 1 of its 3 positions, the first being nan at position 1" in str(
+        e.value
+    )
+    with pytest.raises(ValueError, match="frr must hold false rejection rates"):
+        VerificationCurveDisplay([0.0, 0.5, 1.0], [1.0, 1.2, 0.0]).plot(kind="det")
+    display = VerificationCurveDisplay([0.0, 0.5, 1.0], [1.0, 0.2, 0.0]).plot()
+    np.testing.assert_allclose(display.line_.get_ydata(), [0.0, 0.8, 1.0])
+
+
 def test_curve_from_estimator_marks_predict_at_threshold():
     pairs = np.zeros((4, 2, 1, 1))
     pairs[:, 1, 0, 0] = [0.0, 0.4, 0.6, 1.0]
@@ -440,8 +552,33 @@ def test_histograms_density_and_errors():
     )
     assert total == pytest.approx(1.0)
     assert display.ax_.get_ylabel() == "density" and display.threshold_line_ is None
-    with pytest.raises(ValueError, match="same must have 6"):
+    with pytest.raises(
+        ValueError, match=r"same must hold one flag per pair \(6\); got 2"
+    ):
         DistanceHistogramDisplay.from_predictions(same[:2], d)
+
+
+def test_histograms_refuse_nan_distances_and_threshold():
+    same = np.array([1, 1, 0, 0])
+    n_figures = len(plt.get_fignums())
+    with pytest.raises(
+        ValueError, match="distances holds 1 NaN or infinite value"
+    ) as e:
+        DistanceHistogramDisplay.from_predictions(
+            same, [0.1, 0.2, np.nan, 0.9], bins=[0.0, 0.5, 1.0]
+        )
+    assert "the first at position 2; every pair needs a finite distance" in str(e.value)
+    with pytest.raises(ValueError, match="threshold must be a finite distance"):
+        DistanceHistogramDisplay.from_predictions(
+            same, [0.1, 0.2, 0.8, 0.9], threshold=np.nan
+        )
+    assert len(plt.get_fignums()) == n_figures  # refused before drawing
+    # a verifier that gives NaN for a pair is refused before its calibration
+    pairs = np.zeros((4, 2, 1, 1))
+    broken = _StubVerifier()
+    broken.decision_function = lambda pairs: np.array([-0.1, -0.2, np.nan, np.nan])
+    with pytest.raises(ValueError, match="distances holds 2 NaN or infinite values"):
+        DistanceHistogramDisplay.from_estimator(broken, pairs, same)
 
 
 # ---- with a fitted SiameseVerifier -----------------------------------------------
@@ -450,7 +587,8 @@ def test_histograms_density_and_errors():
 def test_verifier_displays_end_to_end(small_digits):
     X, y = small_digits
     X = X.reshape(len(X), -1)  # rows of 64 pixels, drawn as 8x8 images
-    ver = SiameseVerifier(embedding_dim=4, max_epochs=1, random_state=0).fit(X, y)
+    embedder = SiameseEmbedder(embedding_dim=4, max_epochs=1, random_state=0)
+    ver = SiameseVerifier(embedder, random_state=0).fit(X, y)
     idx, same = balanced_pairs(y, max_pairs=40)
     pairs = np.stack([X[idx[:, 0]], X[idx[:, 1]]], axis=1)
 
@@ -473,3 +611,16 @@ def test_verifier_displays_end_to_end(small_digits):
     # pairs left of the drawn threshold are exactly those predicted "same"
     d = -ver.decision_function(pairs)
     np.testing.assert_array_equal(d <= hist.threshold, predicted == 1)
+
+
+def test_history_of_a_verifier_is_its_embedders(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        max_epochs=2, validation_fraction=0.2, embedding_dim=4, random_state=0
+    )
+    ver = SiameseVerifier(embedder, random_state=0).fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(ver)
+    np.testing.assert_allclose(
+        display.lines_["valid_loss"].get_ydata(),
+        ver.embedder_.history_[:, "valid_loss"],
+    )

@@ -628,6 +628,10 @@ def test_fit_pairs_through_a_pipeline(rows, test_pairs):
         SiameseVerifier(StandardScaler()).fit_pairs(as_pairs(X, idx), same)
 
 
+def _nan_rows(X):
+    return np.full((len(X), 4), np.nan)
+
+
 class _Constant(torch.nn.Module):
     """A network whose output is ``value`` whatever the input."""
 
@@ -643,8 +647,12 @@ class _Constant(torch.nn.Module):
 def test_calibration_refuses_a_failed_embedding(rows):
     X, y = rows
     nan = fast(network=_Constant, network_params={"value": float("nan")})
-    with pytest.raises(ValueError, match="not finite .NaN or inf. .* training failed"):
+    with pytest.raises(ValueError, match="returned NaN or inf"):  # before training
         nan.fit(X, y)
+    # an embedder that fails only on new samples: no calibration on its output
+    failing = FrozenEstimator(FunctionTransformer(_nan_rows).fit(X))
+    with pytest.raises(ValueError, match="not finite .NaN or inf. .* training failed"):
+        SiameseVerifier(failing).fit(X, y)
     flat = fast(network=_Constant, network_params={}, normalize=False, lr=1e-12)
     with pytest.raises(ValueError, match="collapsed"):
         flat.fit(X, y)

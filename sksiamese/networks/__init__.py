@@ -32,6 +32,7 @@ The registered names:
 
 import copy
 import inspect
+import numbers
 
 from torch import nn
 
@@ -65,6 +66,28 @@ NETWORKS = {
 }
 
 
+def _check_params(factory, params):
+    """``network_params`` that ``factory`` cannot take, named before it is
+    called rather than in a ``TypeError`` from its constructor."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    kinds = [p.kind for p in sig.parameters.values()]
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [n for n, p in sig.parameters.items() if p.kind in keyword]
+    unknown = [k for k in params if k not in names]
+    if unknown:
+        takes = [n for n in names if n not in ("input_shape", "embedding_dim")]
+        label = getattr(factory, "__name__", repr(factory))
+        raise ValueError(
+            f"network_params has {', '.join(map(repr, unknown))}, which {label} "
+            f"does not take; it takes {takes or 'none'}."
+        )
+
+
 def _accepted(factory, kwargs):
     try:
         sig = inspect.signature(factory)
@@ -95,6 +118,23 @@ def build_network(network, input_shape, embedding_dim, network_params=None):
     module : torch.nn.Module
     """
     params = dict(network_params or {})
+    shape = tuple(input_shape)
+    if not shape or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+        for s in shape
+    ):
+        raise ValueError(
+            "input_shape must be (n_features,) or (channels, height, width), "
+            f"every size a positive int; got input_shape={shape}."
+        )
+    if (
+        not isinstance(embedding_dim, numbers.Integral)
+        or isinstance(embedding_dim, bool)
+        or embedding_dim < 1
+    ):
+        raise ValueError(
+            f"embedding_dim must be a positive int; got {embedding_dim!r}."
+        )
     if isinstance(network, nn.Module):
         if params:
             raise ValueError(
@@ -115,17 +155,24 @@ def build_network(network, input_shape, embedding_dim, network_params=None):
         network = NETWORKS[name]
         if issubclass(network, (MLP, LinearMap)):
             pass
-        elif len(input_shape) != 3:
+        elif len(shape) == 1:
             raise ValueError(
                 f"network={name!r} needs images, but samples are feature rows "
-                f"of shape {input_shape}. Pass images, or set input_shape="
+                f"of shape {shape}. Pass images, or set input_shape="
                 "(height, width) or (height, width, channels)."
+            )
+        elif len(shape) != 3:
+            raise ValueError(
+                f"network={name!r} needs images of shape (channels, height, "
+                f"width); got input_shape={shape}. For grayscale images of "
+                "shape (height, width), pass (1, height, width)."
             )
     if not callable(network):
         raise ValueError(
             f"network must be a name, a torch.nn.Module or a callable; got {network!r}."
         )
-    base = {"input_shape": tuple(input_shape), "embedding_dim": embedding_dim}
+    _check_params(network, params)
+    base = {"input_shape": shape, "embedding_dim": embedding_dim}
     module = network(**_accepted(network, base), **params)
     if not isinstance(module, nn.Module):
         raise ValueError(

@@ -6,9 +6,23 @@ networks of well-known Keras Siamese examples, layer for layer, with the
 embedding width as a parameter.
 """
 
+import numbers
+
 from torch import nn
 
 __all__ = ["ConvNet", "SmallConvNet", "ConvBNNet", "FaceConvNet"]
+
+
+def _check_widths(values, name, owner):
+    """Layer widths (channels, units): positive ints."""
+    if not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+        for v in values
+    ):
+        raise ValueError(
+            f"{owner} needs {name} of positive ints, one per layer; got "
+            f"{name}={tuple(values)!r}."
+        )
 
 
 def _block(c_in, c_out, batch_norm):
@@ -63,6 +77,7 @@ class ConvNet(nn.Module):
         pool_size=4,
     ):
         super().__init__()
+        _check_widths(channels, "channels", "ConvNet")
         c, h, w = input_shape
         layers = []
         for c_out in channels:
@@ -102,6 +117,7 @@ def _stages(c_in, size, specs, name):
     Returns the layers, the output channels and the map size.
     """
     h, w = size
+    _check_widths([spec[0] for spec in specs], "channels", name)
     layers = []
     for c_out, kernel, padding, dropout in specs:
         layers += [nn.Conv2d(c_in, c_out, kernel, padding=padding), nn.ReLU()]

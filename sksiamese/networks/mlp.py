@@ -1,6 +1,7 @@
 """Fully connected encoders."""
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -52,6 +53,14 @@ class MLP(nn.Module):
         pool=1,
     ):
         super().__init__()
+        if not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
+            for h in hidden
+        ):
+            raise ValueError(
+                "MLP needs hidden of positive ints, the width of each hidden "
+                f"layer (() for none); got hidden={tuple(hidden)!r}."
+            )
         layers = [nn.Flatten()]
         width = math.prod(input_shape)
         if pool != 1:
