@@ -118,3 +118,43 @@ def test_readme_tables_list_every_parameter(estimator):
     }
     missing = set(estimator().get_params(deep=False)) - listed
     assert not missing, f"README lists no default of {estimator.__name__}'s {missing}"
+
+
+def _readme_defaults(heading):
+    """``{name: default}`` from the README's parameter table under the
+    heading that contains ``heading``, read as Python literals (a cell lists
+    one default per name of its row)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found, inside = {}, False
+    for line in readme.splitlines():
+        if line.startswith("#"):
+            inside = heading in line
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not inside or len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        names = re.findall(r"`(\w+)`", cells[0])
+        values = [v.strip().strip("`") for v in cells[1].split(", ")]
+        if len(values) == len(names):
+            found.update(zip(names, values, strict=True))
+    return found
+
+
+@pytest.mark.parametrize(
+    "estimator, heading",
+    [(SiameseEmbedder, "SiameseEmbedder"), (SiameseVerifier, "Verification")],
+)
+def test_readme_defaults_are_the_codes(estimator, heading):
+    documented = _readme_defaults(heading)
+    params = estimator().get_params(deep=False)
+    assert set(documented) <= set(params), set(documented) - set(params)
+    assert len(documented) >= len(params) - 1  # every one, or all but one
+    for name, text in documented.items():
+        try:
+            literal = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            literal = text
+        assert literal == params[name], (
+            f"README says {estimator.__name__}({name}={text}), the code has "
+            f"{params[name]!r}"
+        )
