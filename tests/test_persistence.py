@@ -205,3 +205,13 @@ def test_gallery_round_trip_identifies_the_same(rows, tmp_path):
     )
     assert back.classes_.tolist() == gallery.classes_.tolist()
     assert [type(c) for c in back.classes_] == [type(c) for c in gallery.classes_]
+
+
+def test_a_loaded_embedder_trains_on_with_warm_start(small_digits, tmp_path):
+    X, y = small_digits
+    emb = fast(network="mlp", warm_start=True).fit(X, y)
+    back = _round_trip(emb, tmp_path)
+    before = back.transform(X)
+    back.fit(X, y)  # goes on from the saved weights, with a fresh optimiser
+    assert back.n_iter_ == 4
+    assert not np.allclose(back.transform(X), before, atol=1e-4)
