@@ -51,6 +51,7 @@ from bench_quality import fit_pml
 from sksiamese import SiameseEmbedder
 from sksiamese.datasets import load_omniglot
 from sksiamese.evaluation import one_shot_evaluate
+from sksiamese.losses import resolve_miner
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "omniglot"
 DEFAULT_EPOCHS = SiameseEmbedder().max_epochs
@@ -125,7 +126,7 @@ def same_fit_key(est, device):
     params = est.get_params()
     params["device"] = device if params["device"] == "auto" else params["device"]
     params["augment"] = "affine" if params["augment"] == "auto" else params["augment"]
-    params["miner"] = est._miner_name()
+    params["miner"] = resolve_miner(est.miner, est.loss)
     return repr(sorted(params.items()))
 
 

@@ -13,25 +13,27 @@ Printed, per split and as means over the blocks, over the random sets and
 over all:
 
 * ``raw``: Euclidean distance of the pixels;
-* ``fisher``: whitened PCA to ``--components`` dimensions, then LDA, the
-  projection scaled to unit length (as ``fisher_weight`` puts it beside
-  the networks, and as ``bench_verifier_orl.py`` prints it);
-* ``fisher own length``: the same projection left at its own length;
+* ``fisher``: the discriminant that ``bench_verifier_orl.py`` puts beside
+  the networks (its ``make_discriminant``): ``Flatten()``, whitened
+  ``PCA`` to ``--components`` dimensions, ``LinearDiscriminantAnalysis``
+  and ``Normalizer()``, the projection at unit length, as that script
+  prints it under "Fisherfaces";
+* ``fisher own length``: the same projection left at its own length (the
+  pipeline without its ``Normalizer``);
 * ``gabor``: the same discriminant (unit length) on
   :class:`~sksiamese.features.GaborFeatures` of the 14x11 photos, as
-  ``fisher_features="gabor"`` fits it beside the networks;
+  ``--fisher-features gabor`` fits it beside the networks;
 * ``gabor 28x23``: on those of the 28x23 photos (4x4 block means), each
   magnitude map averaged over 2x2 blocks (``GaborFeatures(pool=2)``);
-* ``gabor lit``: as ``gabor 28x23``, the discriminant fitted on three
-  copies of each training photo as well, each mirrored at random and
-  relit (``RandomFlip`` and ``RandomLighting``, seeded), as
-  ``fisher_augment=Compose([RandomFlip(), RandomLighting()])`` fits it
-  beside the networks;
 * ``PLDA``: the log-likelihood ratio of a two-covariance model (class means
   and within-class deviations, both Gaussian) in whitened PCA of
   ``--plda-components`` dimensions, fitted on the photos and their mirror
   images, each photo scored by the mean of its own and its mirror image's
   PCA coordinates.
+
+The discriminant fitted on relit copies of the training photos as well
+(the ``gabor lit`` column of earlier versions) went with the verifier's
+``fisher_augment``, removed in 0.2.
 
 Usage::
 
@@ -42,14 +44,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 from bench_verifier_orl import (
     DEFAULT_DATA,
     downsample,
-    fisher_projection,
     flat,
     load_orl,
-    make_fisher_augment,
+    make_discriminant,
     pair_distances,
     split_people,
 )
@@ -62,27 +62,23 @@ from sksiamese.verification import balanced_pairs
 
 def fisher_scores(X_train, y_train, X_test, idx, n_components):
     """Minus the pair distances of the unit-length and own-length projections."""
-    z = fisher_projection(flat(X_train), y_train, flat(X_test), n_components)
-    unit = z / np.linalg.norm(z, axis=1, keepdims=True)
-    return -pair_distances(unit, idx), -pair_distances(z, idx)
+    fisher = make_discriminant("pixels", n_components).fit(X_train, y_train)
+    unit, own = fisher.transform(X_test), fisher[:-1].transform(X_test)
+    return -pair_distances(unit, idx), -pair_distances(own, idx)
 
 
-def relit_copies(X, y, copies=3, seed=0):
-    """``X`` and ``copies`` mirrored-at-random, relit copies of it, with
-    their labels."""
-    augment = make_fisher_augment("flip+lighting")
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.from_numpy(np.ascontiguousarray(X[:, None]))
-    out = [X] + [augment(images, generator)[:, 0].numpy() for _ in range(copies)]
-    return np.concatenate(out), np.tile(y, copies + 1)
+def gabor_features(images, pool=1):
+    """Gabor features of every photo: they are computed photo by photo and
+    learn nothing, so once for all the splits."""
+    return GaborFeatures(pool=pool).fit_transform(images)
 
 
-def gabor_scores(X_train, y_train, X_test, idx, n_components, pool):
+def gabor_scores(G_train, y_train, G_test, idx, n_components):
     """Minus the pair distances of the unit-length discriminant of Gabor
-    features."""
-    gabor = GaborFeatures(pool=pool).fit(X_train)
-    G_train, G_test = gabor.transform(X_train), gabor.transform(X_test)
-    return fisher_scores(G_train, y_train, G_test, idx, n_components)[0]
+    features ``G`` (the steps of ``make_discriminant("gabor")`` after the
+    Gabor filters)."""
+    fisher = make_discriminant("pixels", n_components).fit(G_train, y_train)
+    return -pair_distances(fisher.transform(G_test), idx)
 
 
 def plda_scores(X_train, y_train, X_test, idx, n_components, reg=1e-3):
@@ -134,18 +130,17 @@ def main(argv=None):
         raise SystemExit(f"ORL data not found at {path}; pass --data.")
     images, target = load_orl(path)
     X = downsample(images, 8)
-    X28 = downsample(images, 4)
+    G14, G28 = gabor_features(X), gabor_features(downsample(images, 4), pool=2)
     names = (
         "raw",
         "fisher",
         "fisher own length",
         "gabor",
         "gabor 28x23",
-        "gabor lit",
         "PLDA",
     )
-    rows = {}
-    print(f"{'unseen':<16}" + "".join(f"{n:>13}" for n in names))
+    rows, width = {}, max(13, max(map(len, names)) + 1)
+    print(f"{'unseen':<16}" + "".join(f"{n:>{width}}" for n in names))
     for label, test in splits(target, args.random):
         train = ~test
         X_tr, y_tr, X_te = X[train], target[train], X[test]
@@ -155,15 +150,12 @@ def main(argv=None):
             -pair_distances(flat(X_te), idx),
             unit,
             own,
-            gabor_scores(X_tr, y_tr, X_te, idx, args.components, 1),
-            gabor_scores(X28[train], y_tr, X28[test], idx, args.components, 2),
-            gabor_scores(
-                *relit_copies(X28[train], y_tr), X28[test], idx, args.components, 2
-            ),
+            gabor_scores(G14[train], y_tr, G14[test], idx, args.components),
+            gabor_scores(G28[train], y_tr, G28[test], idx, args.components),
             plda_scores(X_tr, y_tr, X_te, idx, args.plda_components),
         )
         rows[label] = [roc_auc_score(same, s) for s in scores]
-        print(f"{label:<16}" + "".join(f"{v:>13.4f}" for v in rows[label]))
+        print(f"{label:<16}" + "".join(f"{v:>{width}.4f}" for v in rows[label]))
     values = np.array(list(rows.values()))
     print("ROC AUC means:")
     for label, sel in (
@@ -172,7 +164,8 @@ def main(argv=None):
         ("all", slice(None)),
     ):
         if len(values[sel]):
-            print(f"{label:<16}" + "".join(f"{v:>13.4f}" for v in values[sel].mean(0)))
+            means = values[sel].mean(0)
+            print(f"{label:<16}" + "".join(f"{v:>{width}.4f}" for v in means))
 
 
 if __name__ == "__main__":

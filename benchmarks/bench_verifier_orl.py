@@ -9,15 +9,15 @@ Printed:
 
 * ROC AUC of ``decision_function`` on those pairs, beside raw pixels and
   Fisherfaces (whitened PCA and LDA fitted on the training people) alone;
-  and, from the same fit, of the distances of its two parts alone: the
-  networks' embeddings, and (with ``fisher_weight``) the discriminant's;
+  and, from the same fit, of the distances of the two parts of its
+  embedder alone: the networks', and (with ``--fisher-weight``) the
+  discriminant's;
 * accuracy of ``predict`` at the threshold the verifier chose itself
   (``threshold="auto"``, tuned on pairs of training people that the
-  networks which embed them did not learn from), with the
-  threshold; at the threshold that each of the strategies "accuracy" and
-  "eer" picks on the same calibration pairs (``acc_accuracy``,
-  ``acc_eer``); and at ``P(same) >= 0.5``, the decision of the calibrated
-  probability itself;
+  networks which embed them did not learn from), with the threshold; at
+  the threshold that each of the strategies "accuracy" and "eer" picks on
+  the same calibration pairs (``acc_accuracy``, ``acc_eer``); and at
+  ``P(same) >= 0.5``, the decision of the calibrated probability itself;
 * the best distance threshold on the test pairs themselves, which no
   threshold tuned without them can beat, with its errors: the "same"
   pairs it rejects, by person, and the "different" pairs it accepts, by
@@ -26,54 +26,76 @@ Printed:
   for each bin of predicted ``P(same)``, how many pairs fell in it, their
   mean predicted probability and the observed share of "same" pairs;
 * ``fit`` time (wall clock and process CPU time);
-* one-shot identification of the 10 unseen people: one photo of each is
-  enrolled with ``enroll``, the other nine are queries; repeated with each
-  of the 10 photos as the enrolled one (900 queries). Closed set: the best
-  enrolled identity (``identity_proba``); open set: half the people
-  enrolled, ``identify`` must name the enrolled ones and answer "unknown"
-  for the others. Next to the nearest neighbour on raw pixels.
+* one-shot identification of the 10 unseen people through a
+  :class:`~sksiamese.Gallery` on the fitted verifier: one photo of each is
+  enrolled (``Gallery.fit``), the other nine are queries; repeated with
+  each of the 10 photos as the enrolled one (900 queries). Closed set:
+  the best enrolled identity (``identity_proba``, whose columns follow
+  ``classes_``); open set: half the people enrolled, ``identify`` must
+  name the enrolled ones and answer "unknown" (-1) for the others, at the
+  verifier's ``threshold_`` and at a stricter one. Next to the nearest
+  neighbour on raw pixels.
 
-The default configuration: the 112x92 photos averaged over 8x8 blocks
-(14x11), a two-layer MLP (256, 256) with batch norm, contrastive loss over
-batches of 10 people x 10 photos, random affine distortions, left-right
-flips and random erasing, 80 epochs with a cosine learning-rate schedule
-(the best of a seed-averaged search on the training people); three such
-networks side by side (``n_networks=3``), which make different mistakes on
-new people; a Fisher discriminant beside them (``fisher_weight=0.5``:
-whitened PCA to 50 dimensions and LDA on the same photos, half of the
-squared distance), which makes other mistakes again; and the calibration
-cross-fitted over five folds of the training people (``calibration_cv=5``),
-so that the final networks learn from all 30. ``--cv 0`` calibrates on a
-hold-out of 6 training people instead, ``--fisher-weight 0`` leaves the
-networks alone; the choice of both defaults is the mean over the four
-choices of unseen people (``--unseen``), see ``docs/benchmarks.rst``.
-At 14x11 the networks generalise to new people better than at
-28x23 or 56x46: a convolutional net (``--network conv``) reached a ROC AUC
-of 0.95-0.97 at 28x23 and 56x46, and about the MLP's at 14x11 or 12x10,
-for two to four times the fit time.
+The verifier is built from composed pieces (:func:`make_embedder`): a
+:class:`~sksiamese.SiameseEmbedder` per network, networks side by side in
+a :class:`~sklearn.pipeline.FeatureUnion`, a Fisher discriminant beside
+them in another, each part divided by its median distance between
+different people (:class:`~sksiamese.preprocessing.DistanceScaler`) so
+that the union's ``transformer_weights`` are the square roots of each
+part's share of a squared distance. The default configuration: the
+112x92 photos averaged over 8x8 blocks (14x11), a two-layer MLP (256, 256)
+with batch norm, contrastive loss over batches of 10 people x 10 photos,
+random affine distortions, left-right flips and random erasing, 80
+epochs with a cosine learning-rate schedule (the best of a seed-averaged
+search on the training people); three such networks side by side
+(``--n-networks 3``: a union of three embedders seeded apart, each
+weighted ``1/sqrt(3)``, so that the squared distance is the mean of
+theirs), which make different mistakes on new people; a Fisher
+discriminant beside them (``--fisher-weight 0.5``: ``Flatten``, whitened
+PCA to 50 dimensions, LDA and unit length on the same photos, half of
+the squared distance), which makes other mistakes again; and the
+calibration cross-fitted over five folds of the training people
+(``calibration_cv=5``), so that the final networks learn from all 30.
+``--cv 0`` calibrates on a hold-out of 6 training people instead,
+``--fisher-weight 0`` leaves the networks alone; the choice of both
+defaults is the mean over the four choices of unseen people
+(``--unseen``), see ``docs/benchmarks.rst``. At 14x11 the networks
+generalise to new people better than at 28x23 or 56x46: a convolutional
+net (``--network conv``) reached a ROC AUC of 0.95-0.97 at 28x23 and
+56x46, and about the MLP's at 14x11 or 12x10, for two to four times the
+fit time.
 
 ``--fisher-features gabor`` fits the discriminant on the magnitudes of
-Gabor filter responses (:class:`~sksiamese.features.GaborFeatures`)
-rather than on the pixels. With ``--downsample 4 --network-pool 2
---gabor-pool 2`` the verifier is given 28x23 photos: the Gabor features
-are computed on them (maps averaged over 2x2 blocks), while the MLP
-averages them to 14x11 itself (``network_params={"pool": 2}``), so the
-networks see what they see by default, distorted at the finer scale.
+Gabor filter responses (:class:`~sksiamese.features.GaborFeatures`, which
+takes the images itself) rather than on the pixels. With ``--downsample 4
+--network-pool 2 --gabor-pool 2`` the verifier is given 28x23 photos: the
+Gabor features are computed on them (maps averaged over 2x2 blocks),
+while the MLP averages them to 14x11 itself (``network_params={"pool":
+2}``), so the networks see what they see by default, distorted at the
+finer scale.
 
-``--fisher-augment flip+lighting`` fits the discriminant on three copies
-of each photo as well (``--fisher-copies``), each mirrored at random and
-relit (``fisher_augment=Compose([RandomFlip(), RandomLighting()])``).
+The options of earlier versions for mirror images and relit copies in
+the discriminant's training (``--fisher-mirror``, ``--fisher-augment``,
+``--fisher-copies``) and for mirror images at test time
+(``--test-time-augment flip``) are gone with the verifier parameters
+they set, removed in 0.2 (they gained 0.001 to 0.005 ROC AUC on one
+split).
 
-``--features dlib`` gives the verifier, instead of photos, the 128-D
-descriptors of dlib's face network (:class:`~sksiamese.features.FaceDescriptors`,
-pretrained on about three million photos of other people), computed from
-the full 112x92 photos; the time to describe the 300 training photos is
-counted in the ``fit`` time. The verifier then learns on these rows from
-the 30 training people as on photos, without distortions (rows cannot be
-mirrored or relit); ``--network linear`` makes its network a linear map
-that starts as the identity (:class:`~sksiamese.networks.LinearMap`).
-The ROC AUC of the plain Euclidean distance between descriptors is
-printed beside the others. Needs ``pip install 'sksiamese[faces]'``.
+``--features dlib`` gives the verifier the full 112x92 photos and puts
+the 128-D descriptors of dlib's face network in front of the networks
+(``make_pipeline(FaceDescriptors(), <networks>)``,
+:class:`~sksiamese.features.FaceDescriptors`, pretrained on about three
+million photos of other people). Describing a photo gives the same
+descriptors every time, so the script describes each photo once per
+process (:class:`DescribedOnce`) rather than in every fold of the
+cross-fitting and for every query of the gallery; the cache is emptied
+before each ``fit``, whose time thus counts the description of the 300
+training photos once. The networks then learn on these rows from the 30
+training people as on photos, without distortions (rows cannot be
+mirrored or relit); ``--network linear`` makes the network a linear map
+that starts as the identity (:class:`~sksiamese.networks.LinearMap`). The
+ROC AUC of the plain Euclidean distance between descriptors is printed
+beside the others. Needs ``pip install 'sksiamese[faces]'``.
 
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
 and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
@@ -89,8 +111,7 @@ Usage::
     python benchmarks/bench_verifier_orl.py --unseen 1
     python benchmarks/bench_verifier_orl.py --unseen random --seeds 10 11 12
     python benchmarks/bench_verifier_orl.py --downsample 4 --network-pool 2 \
-        --fisher-features gabor --gabor-pool 2 --test-time-augment flip \
-        --fisher-augment flip+lighting --fisher-components 100
+        --fisher-features gabor --gabor-pool 2 --fisher-components 100
     python benchmarks/bench_verifier_orl.py --features dlib --network linear \
         --n-networks 1 --embedding-dim 128 --fisher-weight 0 --loss triplet \
         --epochs 20 --lr 1e-3 --m-per-class 4 --batch-size 128 --no-cosine
@@ -100,6 +121,7 @@ The data file is the one described in ``../shared/data/README.md``.
 """
 
 import argparse
+import hashlib
 import os
 import time
 import warnings
@@ -110,25 +132,24 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.preprocessing import Normalizer
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from sksiamese import SiameseVerifier
-from sksiamese._data import validate_samples
-from sksiamese.augment import (
-    Compose,
-    RandomAffine,
-    RandomErasing,
-    RandomFlip,
-    RandomLighting,
-)
+from sksiamese import Gallery, SiameseEmbedder, SiameseVerifier
+from sksiamese.augment import Compose, RandomAffine, RandomErasing, RandomFlip
 from sksiamese.features import FaceDescriptors, GaborFeatures
+from sksiamese.preprocessing import DistanceScaler, Flatten
 from sksiamese.verification import balanced_pairs, choose_threshold
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # thresholds compared on the same fit: "acc_<strategy>" in the results
 STRATEGIES = ("accuracy", "eer")
+# the seeds of the networks of a union are this far apart, so that the
+# networks of different --seeds are different networks
+MEMBER_SEED_STEP = 1000
 
 
 def load_orl(path):
@@ -177,29 +198,59 @@ def make_augment(name):
     return name
 
 
-def quietly(describe, photos):
-    """Face descriptors of ``photos``; the warning that dlib's detector
-    found no face in a few of them (the whole photo is then the face
-    box) is printed once, shortened."""
+def quietly(step, *args):
+    """``step(*args)``; the warnings that dlib's detector found no face in
+    a few photos (the whole photo is then the face box) are printed
+    shortened, one line each."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        rows = describe(photos)
+        out = step(*args)
     for w in caught:
-        print(f"note: {str(w.message).split(';')[0]}; the whole photo was used")
-    return rows
+        if "No face was found" in str(w.message):
+            print(f"note: {str(w.message).split(' (')[0]}; the whole photo was used")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
-def make_fisher_augment(name):
-    """The distortions of the discriminant's extra copies of the photos."""
-    if name == "none":
-        return None
-    if name == "flip+lighting":
-        return Compose([RandomFlip(), RandomLighting()])
-    return name
+class DescribedOnce(FaceDescriptors):
+    """:class:`~sksiamese.features.FaceDescriptors` that describe each
+    distinct photo once per process.
+
+    The descriptors of a photo depend on the photo and the parameters
+    only, so those already computed are looked up (by the photo's bytes)
+    instead of computed again: the verifier's cross-fitting and the
+    gallery then cost one description per photo, as computing the
+    descriptors once before fitting did. :meth:`forget` empties the
+    cache, so that a timed ``fit`` describes its photos itself.
+    """
+
+    _cache = {}
+
+    @classmethod
+    def forget(cls):
+        cls._cache.clear()
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_out_")
+        X = np.asarray(X)
+        params = repr(sorted(self.get_params().items()))
+        keys = [
+            (params, x.shape, x.dtype.str, hashlib.sha1(x.tobytes()).hexdigest())
+            for x in X
+        ]
+        new = {k: i for i, k in enumerate(keys) if k not in self._cache}
+        if new:
+            rows = super().transform(X[list(new.values())])
+            self._cache.update(zip(new, rows, strict=True))
+        out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
+        for i, key in enumerate(keys):
+            out[i] = self._cache[key]
+        return out
 
 
 def make_loss(args, n_classes=30):
-    """A loss name for the verifier, or for ``arcface`` the
+    """A loss name for the embedders, or for ``arcface`` the
     pytorch-metric-learning loss with a learned proxy per training person
     (each network trains its own copy of the proxies)."""
     if args.loss != "arcface":
@@ -209,45 +260,33 @@ def make_loss(args, n_classes=30):
     return losses.ArcFaceLoss(num_classes=n_classes, embedding_size=args.embedding_dim)
 
 
-def make_verifier(args):
-    callbacks = None
-    if args.cosine and args.epochs > 1:
-        callbacks = [
-            (
-                "cosine_lr",
-                LRScheduler(policy=CosineAnnealingLR, T_max=args.epochs),
-            )
-        ]
+def network_params(args):
     if args.network == "mlp":
-        network_params = {
+        return {
             "hidden": tuple(args.hidden),
             "dropout": args.dropout,
             "batch_norm": args.batch_norm,
             "pool": args.network_pool,
         }
-    elif args.network == "linear":
-        network_params = None
-    else:
-        network_params = {
-            "channels": tuple(args.channels),
-            "hidden": args.hidden[0],
-            "dropout": args.dropout,
-        }
-    return SiameseVerifier(
-        network=args.network,
-        network_params=network_params,
-        n_networks=args.n_networks,
-        fisher_weight=args.fisher_weight,
-        fisher_features=GaborFeatures(pool=args.gabor_pool)
-        if args.fisher_features == "gabor"
-        else args.fisher_features,
-        fisher_components=args.fisher_components,
-        fisher_mirror=args.fisher_mirror,
-        fisher_augment=make_fisher_augment(args.fisher_augment),
-        fisher_copies=args.fisher_copies,
-        test_time_augment=None
-        if args.test_time_augment == "none"
-        else args.test_time_augment,
+    if args.network == "linear":
+        return None
+    return {
+        "channels": tuple(args.channels),
+        "hidden": args.hidden[0],
+        "dropout": args.dropout,
+    }
+
+
+def make_network(args, seed):
+    """One :class:`~sksiamese.SiameseEmbedder` with the script's training
+    settings, given explicitly (the embedder's own defaults differ)."""
+    callbacks = None
+    if args.cosine and args.epochs > 1:
+        schedule = LRScheduler(policy=CosineAnnealingLR, T_max=args.epochs)
+        callbacks = [("cosine_lr", schedule)]
+    return SiameseEmbedder(
+        args.network,
+        network_params=network_params(args),
         embedding_dim=args.embedding_dim,
         loss=make_loss(args),
         margin=args.margin,
@@ -258,14 +297,104 @@ def make_verifier(args):
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
+        callbacks=callbacks,
+        device="cpu",
+        random_state=seed,
+    )
+
+
+def make_networks(args):
+    """``--n-networks`` embedders side by side, or the one alone: a union
+    weighted ``1/sqrt(n)`` each, so that its squared distance is the mean
+    of the networks'."""
+    n = args.n_networks
+    if n == 1:
+        return make_network(args, args.seed)
+    names = [f"net{i}" for i in range(n)]
+    return FeatureUnion(
+        [
+            (name, make_network(args, args.seed + MEMBER_SEED_STEP * i))
+            for i, name in enumerate(names)
+        ],
+        transformer_weights={name: 1 / np.sqrt(n) for name in names},
+    )
+
+
+def make_discriminant(features="pixels", n_components=50, gabor_pool=1, scaled=False):
+    """Fisherfaces: the samples as rows (``features="pixels"``) or their
+    Gabor features, whitened PCA, linear discriminant analysis, scaled to
+    unit length; with ``scaled``, then divided by the median distance
+    between different people (to sit in a union)."""
+    if features == "gabor":
+        first = GaborFeatures(pool=gabor_pool)
+    else:
+        first = Flatten()
+    steps = [
+        first,
+        PCA(n_components, whiten=True, random_state=0),
+        LinearDiscriminantAnalysis(),
+        Normalizer(),
+    ]
+    return make_pipeline(*steps, *([DistanceScaler()] if scaled else []))
+
+
+def make_embedder(args):
+    """The verifier's embedder: the networks; with ``--fisher-weight`` w, a
+    union of the networks (share 1 - w of a squared distance) and the
+    discriminant (share w), each scaled by its median distance between
+    different people; with ``--features dlib``, face descriptors first."""
+    embedder = make_networks(args)
+    w = args.fisher_weight
+    if w:
+        fisher = make_discriminant(
+            args.fisher_features, args.fisher_components, args.gabor_pool, scaled=True
+        )
+        embedder = FeatureUnion(
+            [
+                ("networks", make_pipeline(embedder, DistanceScaler())),
+                ("fisher", fisher),
+            ],
+            transformer_weights={"networks": np.sqrt(1 - w), "fisher": np.sqrt(w)},
+        )
+    if args.features == "dlib":
+        embedder = make_pipeline(DescribedOnce(), embedder)
+    return embedder
+
+
+def make_verifier(args):
+    return SiameseVerifier(
+        make_embedder(args),
         calibration=args.calibration,
         calibration_holdout=args.holdout,
         calibration_cv=args.cv or None,
         **({} if args.strategy is None else {"threshold_strategy": args.strategy}),
-        callbacks=callbacks,
-        device="cpu",
         random_state=args.seed,
     )
+
+
+def embedding_parts(embedder):
+    """The steps of a fitted embedder of :func:`make_embedder`: the face
+    descriptors (or None), the networks, the discriminant (or None)."""
+    front = None
+    if isinstance(embedder, Pipeline) and isinstance(embedder[0], FaceDescriptors):
+        front, embedder = embedder[0], embedder[-1]
+    if isinstance(embedder, FeatureUnion) and "fisher" in embedder.named_transformers:
+        parts = embedder.named_transformers
+        return front, parts["networks"], parts["fisher"]
+    return front, embedder, None
+
+
+def networks_of(embedder):
+    """The fitted :class:`~sksiamese.SiameseEmbedder` objects in ``embedder``."""
+    if isinstance(embedder, SiameseEmbedder):
+        return [embedder]
+    if isinstance(embedder, Pipeline):
+        steps = [step for _, step in embedder.steps]
+    elif isinstance(embedder, FeatureUnion):
+        steps = [step for _, step in embedder.transformer_list]
+    else:
+        return []
+    return [net for step in steps for net in networks_of(step)]
 
 
 def reliability_table(same, proba, n_bins=10):
@@ -290,6 +419,7 @@ def flat(a):
 
 def pair_distances(z, idx):
     """Euclidean distance of each pair ``idx`` of rows of ``z``."""
+    z = np.asarray(z, dtype=np.float64)
     return np.linalg.norm(z[idx[:, 0]] - z[idx[:, 1]], axis=1)
 
 
@@ -299,36 +429,22 @@ def raw_nearest(support, support_y, queries):
     return support_y[d.argmin(axis=1)]
 
 
-def fisher_projection(train_rows, y_train, test_rows, n_components):
-    """Fisherfaces projection of ``test_rows``: whitened PCA and linear
-    discriminant analysis fitted on ``train_rows`` (flattened photos)."""
-    fisher = make_pipeline(
-        PCA(n_components, whiten=True, random_state=0), LinearDiscriminantAnalysis()
-    ).fit(train_rows, y_train)
-    return fisher.transform(test_rows)
-
-
 def fisherfaces(X_train, y_train, X_test, idx, n_components):
     """Distances of the test pairs ``idx`` between unit-length Fisherfaces
     projections fitted on the training people (the same photos as the
     networks')."""
-    rows = lambda a: a.reshape(len(a), -1)  # noqa: E731
-    z = fisher_projection(rows(X_train), y_train, rows(X_test), n_components)
-    z /= np.linalg.norm(z, axis=1, keepdims=True)
-    return pair_distances(z, idx)
+    fisher = make_discriminant("pixels", n_components).fit(X_train, y_train)
+    return pair_distances(fisher.transform(X_test), idx)
 
 
 def part_aucs(verifier, X_test, idx, same):
     """ROC AUC of the distances between the networks' embeddings alone and
     between the discriminant's alone (None without one), as the fitted
-    verifier embeds the test photos (mirror images averaged when it
-    does)."""
-    X = validate_samples(verifier, X_test, reset=False)
-    parts = [verifier._embed_networks(X)]
-    if verifier.fisher_ is not None:
-        parts.append(verifier._embed_fisher(X))
-    aucs = [roc_auc_score(same, -pair_distances(z.astype(float), idx)) for z in parts]
-    return aucs[0], aucs[1] if len(aucs) > 1 else None
+    verifier's embedder makes them."""
+    front, networks, fisher = embedding_parts(verifier.embedder_)
+    X = X_test if front is None else front.transform(X_test)
+    auc = lambda part: roc_auc_score(same, -pair_distances(part.transform(X), idx))  # noqa: E731
+    return auc(networks), None if fisher is None else auc(fisher)
 
 
 def best_distance(distances, same):
@@ -366,39 +482,33 @@ def strategy_threshold(verifier, strategy, target_far=0.01):
 
 
 def one_shot(verifier, X, y, X_raw):
-    """Closed- and open-set one-shot identification over 10 rounds; the open
-    set at ``threshold_`` and at a 1% false-accept threshold."""
+    """Closed- and open-set one-shot identification over 10 rounds, through
+    a :class:`~sksiamese.Gallery`; the open set at ``threshold_`` and at a
+    1% false-accept threshold."""
     people = np.unique(y)
-    strict = strategy_threshold(verifier, "far")  # 1% false accepts
+    gallery = Gallery(verifier)
+    strict = Gallery(verifier, threshold=strategy_threshold(verifier, "far"))
     closed, closed_raw, open_set, open_strict = [], [], [], []
     for k in range(10):
         photo = np.array([np.flatnonzero(y == p)[k] for p in people])
         query = np.setdiff1d(np.arange(len(y)), photo)
-        verifier.enroll(X[photo], y[photo], append=False)
-        best = verifier.enrolled_identities_[
-            verifier.identity_proba(X[query]).argmax(axis=1)
-        ]
+        gallery.fit(X[photo], y[photo])
+        best = gallery.classes_[gallery.identity_proba(X[query]).argmax(axis=1)]
         closed.append(best == y[query])
         closed_raw.append(raw_nearest(X_raw[photo], y[photo], X_raw[query]) == y[query])
         # open set: the first (k-rotated) half of the people enrolled
         enrolled = np.roll(people, k)[: len(people) // 2]
         shown = photo[np.isin(y[photo], enrolled)]
-        verifier.enroll(X[shown], y[shown], append=False)
-        answer = verifier.identify(X[query], unknown_label=-1)
         truth = np.where(np.isin(y[query], enrolled), y[query], -1)
-        open_set.append(answer == truth)
-        answer = verifier.identify(X[query], unknown_label=-1, threshold=strict)
-        open_strict.append(answer == truth)
-    return (
-        np.mean(np.concatenate(closed)),
-        np.mean(np.concatenate(closed_raw)),
-        np.mean(np.concatenate(open_set)),
-        np.mean(np.concatenate(open_strict)),
+        open_set.append(gallery.fit(X[shown], y[shown]).identify(X[query]) == truth)
+        open_strict.append(strict.fit(X[shown], y[shown]).identify(X[query]) == truth)
+    return tuple(
+        float(np.mean(np.concatenate(r)))
+        for r in (closed, closed_raw, open_set, open_strict)
     )
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_data_options(parser):
     parser.add_argument("--data", default=None, help="path to orl_faces.npz")
     parser.add_argument(
         "--seeds",
@@ -418,10 +528,21 @@ def parse_args(argv=None):
         "--features",
         choices=["pixels", "dlib"],
         default="pixels",
-        help="what the verifier is given: the photos (averaged over "
+        help="what the networks are given: the photos (averaged over "
         "--downsample blocks), or dlib's pretrained face descriptors of the "
-        "full photos (FaceDescriptors)",
+        "full photos (FaceDescriptors in front of them)",
     )
+    parser.add_argument(
+        "--unseen",
+        choices=["0", "1", "2", "3", "random"],
+        default="3",
+        help="which 10 people are unseen: 0 for people 1-10, ..., "
+        "3 (the default) for people 31-40; 'random': 10 people drawn "
+        "with each seed, a different split per seed",
+    )
+
+
+def add_network_options(parser):
     parser.add_argument(
         "--network",
         choices=["mlp", "conv", "linear"],
@@ -443,23 +564,38 @@ def parse_args(argv=None):
         "--channels", type=int, nargs="+", default=[32, 64, 128], help="conv only"
     )
     parser.add_argument(
+        "--network-pool",
+        type=int,
+        default=1,
+        help="MLP only: the network reads the photos averaged over blocks of "
+        "this side (MLP pool), e.g. --downsample 4 --network-pool 2 gives it "
+        "14x11 while the Gabor features see 28x23",
+    )
+    parser.add_argument(
         "--n-networks",
         type=int,
         default=3,
-        help="networks trained and concatenated (n_networks)",
+        help="networks side by side in a FeatureUnion, each weighted "
+        "1/sqrt(n) (1: the network alone)",
     )
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--embedding-dim", type=int, default=64)
+
+
+def add_discriminant_options(parser):
     parser.add_argument(
         "--fisher-weight",
         type=float,
         default=0.5,
-        help="share of the Fisher discriminant in the distance (fisher_weight); "
-        "0 for the networks alone",
+        help="share of the Fisher discriminant in a squared distance (the "
+        "union's transformer_weights sqrt(1 - w) and sqrt(w)); 0 for the "
+        "networks alone",
     )
     parser.add_argument(
         "--fisher-features",
         choices=["pixels", "gabor"],
         default="pixels",
-        help="what the discriminant is fitted on (fisher_features)",
+        help="what the discriminant is fitted on: Flatten() or GaborFeatures()",
     )
     parser.add_argument(
         "--gabor-pool",
@@ -469,47 +605,18 @@ def parse_args(argv=None):
         "magnitude map (GaborFeatures(pool=...))",
     )
     parser.add_argument(
-        "--network-pool",
+        "--fisher-components",
         type=int,
-        default=1,
-        help="MLP only: the network reads the photos averaged over blocks of "
-        "this side (MLP pool), e.g. --downsample 4 --network-pool 2 gives it "
-        "14x11 while the Gabor features see 28x23",
+        default=50,
+        help="whitened principal components before the discriminant",
     )
-    parser.add_argument("--fisher-components", type=int, default=50)
-    parser.add_argument(
-        "--fisher-mirror",
-        action="store_true",
-        help="fit the discriminant on the photos and their mirror images "
-        "(fisher_mirror)",
-    )
-    parser.add_argument(
-        "--fisher-augment",
-        choices=["flip+lighting", "lighting", "affine", "none"],
-        default="none",
-        help="fit the discriminant on --fisher-copies distorted copies of "
-        "the photos too (fisher_augment); flip+lighting: mirrored at random "
-        "and relit (RandomLighting)",
-    )
-    parser.add_argument(
-        "--fisher-copies",
-        type=int,
-        default=3,
-        help="with --fisher-augment: copies of each photo (fisher_copies)",
-    )
-    parser.add_argument(
-        "--test-time-augment",
-        choices=["flip", "none"],
-        default="none",
-        help="'flip': embed each photo and its mirror image, averaged "
-        "(test_time_augment)",
-    )
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--embedding-dim", type=int, default=64)
+
+
+def add_training_options(parser):
     parser.add_argument(
         "--loss",
         default="contrastive",
-        help="a loss name of the verifier (cosface: class proxies), or "
+        help="a loss name of the embedder (cosface: class proxies), or "
         "arcface (pytorch-metric-learning, with --miner random)",
     )
     parser.add_argument("--margin", default="auto")
@@ -527,6 +634,9 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--no-cosine", dest="cosine", action="store_false")
     parser.add_argument("--weight-decay", type=float, default=0.0)
+
+
+def add_calibration_options(parser):
     parser.add_argument("--calibration", default="auto")
     parser.add_argument("--holdout", default="classes")
     parser.add_argument(
@@ -542,14 +652,18 @@ def parse_args(argv=None):
         choices=["accuracy", "f1", "eer", "far"],
         help="threshold_strategy (default: the verifier's)",
     )
-    parser.add_argument(
-        "--unseen",
-        choices=["0", "1", "2", "3", "random"],
-        default="3",
-        help="which 10 people are unseen: 0 for people 1-10, ..., "
-        "3 (the default) for people 31-40; 'random': 10 people drawn "
-        "with each seed, a different split per seed",
-    )
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for add in (
+        add_data_options,
+        add_network_options,
+        add_discriminant_options,
+        add_training_options,
+        add_calibration_options,
+    ):
+        add(parser)
     args = parser.parse_args(argv)
     if args.features == "dlib":
         image_only = {
@@ -557,19 +671,20 @@ def parse_args(argv=None):
             "--network conv": args.network == "conv",
             "--network-pool": args.network_pool != 1,
             "--fisher-features gabor": args.fisher_features != "pixels",
-            "--fisher-augment": args.fisher_augment != "none",
-            "--test-time-augment": args.test_time_augment != "none",
-            "--fisher-mirror": args.fisher_mirror,
         }
         given = [name for name, on in image_only.items() if on]
         if given:
             parser.error(
                 f"{', '.join(given)} work on photos, but --features dlib gives "
-                "the verifier rows of face descriptors; leave them out."
+                "the networks rows of face descriptors; leave them out."
             )
         args.augment = "none"
     elif args.augment is None:
         args.augment = "affine+flip+erase"
+    if args.n_networks < 1:
+        parser.error("--n-networks must be at least 1.")
+    if not 0 <= args.fisher_weight < 1:
+        parser.error("--fisher-weight must lie in [0, 1).")
     args.seed = args.seeds[0]  # evaluate() fits with args.seed
     if args.unseen != "random":
         args.unseen = int(args.unseen)
@@ -578,49 +693,71 @@ def parse_args(argv=None):
     return args
 
 
-def evaluate(args):
-    """Fit on 30 people, judge on the 10 ``--unseen`` ones; return the numbers."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def load_split(args):
+    """The verifier's samples, the pixels of the baselines and the split."""
     path = Path(args.data) if args.data else DEFAULT_DATA / "orl_faces.npz"
     if not path.is_file():
         raise SystemExit(f"ORL data not found at {path}; pass --data.")
     images, target = load_orl(path)
-    X = downsample(images, args.downsample) if args.downsample > 1 else images
+    pixels = downsample(images, args.downsample) if args.downsample > 1 else images
+    # face descriptors are computed from the full photos, in the pipeline
+    X = images if args.features == "dlib" else pixels
     train, test = split_people(target, args.unseen, args.seed)
-    X_train, y_train, X_test, y_test = X[train], target[train], X[test], target[test]
-    pixels_train, pixels_test = X_train, X_test  # for the Fisherfaces baseline
+    return X, pixels, images, target, train, test
 
-    verifier = make_verifier(args)
+
+def timed_fit(verifier, X, y):
+    """Fit ``verifier``; return its wall and process CPU seconds."""
+    DescribedOnce.forget()  # the fit describes its own photos
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    if args.features == "dlib":
-        # describing the training photos is part of fitting on them
-        describe = FaceDescriptors().fit(images[train])
-        X_train = quietly(describe.transform, images[train])
-    verifier.fit(X_train, y_train)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    if args.features == "dlib":
-        X_test = quietly(describe.transform, images[test])
+    quietly(verifier.fit, X, y)
+    return time.perf_counter() - wall0, time.process_time() - cpu0
 
-    idx, same = balanced_pairs(y_test, max_pairs=None, random_state=0)
+
+def pair_figures(verifier, X_test, y_test, idx, same):
+    """Ranking, threshold and probability figures on the test pairs."""
     pairs = np.stack([X_test[idx[:, 0]], X_test[idx[:, 1]]], axis=1)
+    distances = -quietly(verifier.decision_function, pairs)
     proba = verifier.predict_proba(pairs)[:, 1]
-    distances = -verifier.decision_function(pairs)
     cal_d, cal_same = verifier.calibration_distances_, verifier.calibration_same_
+    best = best_distance(distances, same)
     by_strategy = {
-        name: float(np.mean((proba >= strategy_threshold(verifier, name)) == same))
+        f"acc_{name}": float(
+            np.mean((proba >= strategy_threshold(verifier, name)) == same)
+        )
         for name in STRATEGIES
     }
+    return {
+        "proba": proba,
+        "roc_auc": roc_auc_score(same, -distances),
+        "accuracy": float(np.mean(verifier.predict(pairs) == same)),
+        "accuracy_half": float(np.mean((proba >= 0.5) == same)),
+        **by_strategy,
+        "brier": brier_score_loss(same, proba),
+        "log_loss": log_loss(same, np.clip(proba, 1e-15, 1 - 1e-15)),
+        "same_median": float(np.median(distances[same == 1])),
+        "cal_same_median": float(np.median(cal_d[cal_same == 1])),
+        "best_distance": best,
+        "errors": errors_by_person(distances, same, idx, y_test, best[0]),
+        "cal_best_distance": best_distance(cal_d, cal_same),
+    }
+
+
+def evaluate(args):
+    """Fit on 30 people, judge on the 10 ``--unseen`` ones; return the numbers."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    X, pixels, images, target, train, test = load_split(args)
+    X_test, y_train, y_test = X[test], target[train], target[test]
+    verifier = make_verifier(args)
+    wall, cpu = timed_fit(verifier, X[train], y_train)
+    idx, same = balanced_pairs(y_test, max_pairs=None, random_state=0)
+    figures = pair_figures(verifier, X_test, y_test, idx, same)
     raw = images[test].reshape(int(test.sum()), -1) / 255.0
-    raw_d = pair_distances(raw, idx)
     fisher_d = fisherfaces(
-        pixels_train, y_train, pixels_test, idx, args.fisher_components
+        pixels[train], y_train, pixels[test], idx, args.fisher_components
     )
-    roc_auc_descriptors = (
-        roc_auc_score(same, -pair_distances(X_test, idx))
-        if args.features == "dlib"
-        else None
-    )
+    front = embedding_parts(verifier.embedder_)[0]
     auc_networks, auc_discriminant = part_aucs(verifier, X_test, idx, same)
     closed, closed_raw, open_set, open_strict = one_shot(
         verifier, X_test, y_test, images[test]
@@ -628,28 +765,17 @@ def evaluate(args):
     return {
         "verifier": verifier,
         "same": same,
-        "proba": proba,
         "fit_wall": wall,
         "fit_cpu": cpu,
-        "roc_auc": roc_auc_score(same, verifier.decision_function(pairs)),
-        "roc_auc_raw": roc_auc_score(same, -raw_d),
+        **figures,
+        "roc_auc_raw": roc_auc_score(same, -pair_distances(raw, idx)),
         "roc_auc_fisher": roc_auc_score(same, -fisher_d),
-        "roc_auc_descriptors": roc_auc_descriptors,
+        "roc_auc_descriptors": None
+        if front is None
+        else roc_auc_score(same, -pair_distances(front.transform(X_test), idx)),
         "roc_auc_networks": auc_networks,
         "roc_auc_discriminant": auc_discriminant,
-        "accuracy": float(np.mean(verifier.predict(pairs) == same)),
-        "accuracy_half": float(np.mean((proba >= 0.5) == same)),
-        **{f"acc_{name}": acc for name, acc in by_strategy.items()},
         "people": unseen_people(target, test),
-        "brier": brier_score_loss(same, proba),
-        "log_loss": log_loss(same, np.clip(proba, 1e-15, 1 - 1e-15)),
-        "same_median": float(np.median(distances[same == 1])),
-        "cal_same_median": float(np.median(cal_d[cal_same == 1])),
-        "best_distance": best_distance(distances, same),
-        "errors": errors_by_person(
-            distances, same, idx, y_test, best_distance(distances, same)[0]
-        ),
-        "cal_best_distance": best_distance(cal_d, cal_same),
         "one_shot": closed,
         "one_shot_raw": closed_raw,
         "open_set": open_set,
@@ -657,8 +783,8 @@ def evaluate(args):
     }
 
 
-def report(r, args):
-    v = r["verifier"]
+def report_setting(r, args):
+    nets = networks_of(r["verifier"].embedder_)
     print(
         f"ORL faces: tested on people {r['people']} (unseen), trained on the other 30"
     )
@@ -674,17 +800,18 @@ def report(r, args):
     print(
         f"fit: {r['fit_wall']:.1f} s wall, {r['fit_cpu']:.1f} s CPU "
         f"({fits} network training{'s' if fits > 1 else ''}, "
-        f"{v.n_iter_} epochs each)"
+        f"{nets[0].n_iter_} epochs each)"
     )
+
+
+def report_pairs(r):
+    v = r["verifier"]
+    descriptors = r["roc_auc_descriptors"]
     print(
         f"ROC AUC:                         {r['roc_auc']:.4f}   "
         f"(raw pixels {r['roc_auc_raw']:.4f}, Fisherfaces "
         f"{r['roc_auc_fisher']:.4f}"
-        + (
-            ""
-            if r["roc_auc_descriptors"] is None
-            else f", face descriptors {r['roc_auc_descriptors']:.4f}"
-        )
+        + ("" if descriptors is None else f", face descriptors {descriptors:.4f}")
         + ")"
     )
     parts = f"  its parts alone:               networks {r['roc_auc_networks']:.4f}"
@@ -722,6 +849,9 @@ def report(r, args):
         f"median distance of same pairs:   {r['same_median']:.3f} test, "
         f"{r['cal_same_median']:.3f} calibration"
     )
+
+
+def report_probabilities_and_identities(r):
     print(f"Brier score:                     {r['brier']:.4f}")
     print(f"log loss:                        {r['log_loss']:.4f}")
     print("reliability of P(same) on the test pairs:")
@@ -735,6 +865,12 @@ def report(r, args):
         f"  5 enrolled, others 'unknown':  {r['open_set']:.4f} at threshold_, "
         f"{r['open_set_far']:.4f} at a 1% false-accept threshold"
     )
+
+
+def report(r, args):
+    report_setting(r, args)
+    report_pairs(r)
+    report_probabilities_and_identities(r)
 
 
 SUMMARY = (

@@ -9,10 +9,11 @@ while pushing those of a "different" pair at least a margin apart. Once
 trained, the distance between two embeddings says how alike the images
 are, and a threshold on it turns that into a yes/no answer.
 
-:class:`~sksiamese.SiameseVerifier` does all of it as a scikit-learn
-classifier on pairs. It draws fresh random pairs from the class labels each
-epoch (as indices, without copying images), reports the loss on fixed
-validation pairs, and replaces the threshold picked by eye with one tuned
+:class:`~sksiamese.SiameseEmbedder` learns the encoder: it draws fresh
+random pairs from the class labels each epoch (as indices, without copying
+images) and reports the loss on fixed validation pairs.
+:class:`~sksiamese.SiameseVerifier`, built on it, is a scikit-learn
+classifier on pairs: it replaces the threshold picked by eye with one tuned
 on held-out pairs, together with a calibrated probability ``P(same)``.
 
 The data are scikit-learn's handwritten digits (8x8 images).
@@ -26,7 +27,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from sksiamese import SiameseVerifier
+from sksiamese import SiameseEmbedder, SiameseVerifier
 from sksiamese.plotting import (
     DistanceHistogramDisplay,
     PairsDisplay,
@@ -48,30 +49,32 @@ X_train, X_test, y_train, y_test = train_test_split(
 # ``loss="contrastive"`` with ``miner="random"`` trains on random pairs,
 # half "same" and half "different", drawn anew every epoch. The margin is
 # 1: different digits are pushed at least 1 apart (embeddings have unit
-# length, so distances lie between 0 and 2). A fifth of the training
-# digits is held out to calibrate ``P(same)`` and tune the threshold, and a
-# fifth of the rest gives the validation loss. The test digits are the
-# same ten digits, so samples of every digit are held out rather than
-# whole digits (``calibration_holdout="samples"``).
-verifier = SiameseVerifier(
+# length, so distances lie between 0 and 2); these are the embedder's
+# parameters. The verifier holds a fifth of the training digits out of the
+# embedder's training to calibrate ``P(same)`` and tune the threshold, and
+# the embedder keeps a fifth of the rest for its validation loss. The test
+# digits are the same ten digits, so samples of every digit are held out
+# rather than whole digits (``calibration_holdout="samples"``).
+embedder = SiameseEmbedder(
     loss="contrastive",
     miner="random",
     margin=1.0,
     max_epochs=20,
     validation_fraction=0.2,
-    calibration_holdout="samples",
     device="cpu",
     random_state=0,
 )
+verifier = SiameseVerifier(embedder, calibration_holdout="samples", random_state=0)
 verifier.fit(X_train, y_train)
 
 # %%
 # Loss curves
 # -----------
-# Training and validation loss per epoch, from ``verifier.history_``. The
-# validation pairs are drawn once, so their loss compares from epoch to
-# epoch; the star marks its lowest point.
-TrainingHistoryDisplay.from_estimator(verifier)
+# Training and validation loss per epoch, from the history of the fitted
+# embedder, ``verifier.embedder_.history_``. The validation pairs are drawn
+# once, so their loss compares from epoch to epoch; the star marks its
+# lowest point.
+TrainingHistoryDisplay.from_estimator(verifier.embedder_)
 plt.show()
 
 # %%

@@ -79,10 +79,11 @@ print(f"testing:  {len(np.unique(y_test))} characters, {len(X_test)} drawings")
 # %%
 # Training on the background alphabets
 # -------------------------------------
-# The default embedder: triplet loss with semi-hard mining over batches of 4
-# drawings per character, each drawing slightly and randomly rotated,
-# scaled and shifted every time it is seen (``augment="auto"``), which
-# helps with characters the network never saw.
+# The default embedder: multi-similarity loss over batches of 4 drawings
+# per character, which weighs every pair of a batch by how hard it is, each
+# drawing slightly and randomly rotated, scaled and shifted every time it
+# is seen (``augment="auto"``), which helps with characters the network
+# never saw.
 embedder = SiameseEmbedder(max_epochs=10, device="cpu", random_state=0)
 embedder.fit(X_train, y_train)
 

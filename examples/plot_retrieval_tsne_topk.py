@@ -31,7 +31,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from sksiamese import SiameseEmbedder
-from sksiamese.metrics import kneighbors, retrieval_report
+from sksiamese.metrics import retrieval_report
+from sksiamese.neighbors import kneighbors
 from sksiamese.plotting import EmbeddingDisplay, NeighborsDisplay
 
 digits = load_digits()

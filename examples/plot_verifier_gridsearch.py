@@ -6,10 +6,12 @@ Choosing the margin and the threshold of a Siamese verifier
 A verifier answers "are these two samples of the same class?". It needs two
 choices that tutorials usually make by eye: the margin of the loss that
 trains the network, and the threshold above which a pair is declared
-"same". :class:`~sksiamese.SiameseVerifier` is a scikit-learn classifier, so
+"same". :class:`~sksiamese.SiameseVerifier` is a scikit-learn classifier
+built on a :class:`~sksiamese.SiameseEmbedder`, so
 :class:`~sklearn.model_selection.GridSearchCV` chooses both on ordinary
-class-labelled data: its ``score`` forms balanced pairs from each
-validation fold and returns pair accuracy.
+class-labelled data, the margin through the embedder
+(``embedder__margin``) and the threshold on the verifier: its ``score``
+forms balanced pairs from each validation fold and returns pair accuracy.
 
 The data are scikit-learn's handwritten digits (8x8 images), which ship
 with scikit-learn; the same code runs on faces or any other images.
@@ -27,7 +29,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import RocCurveDisplay, brier_score_loss, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 
-from sksiamese import SiameseVerifier
+from sksiamese import SiameseEmbedder, SiameseVerifier
 from sksiamese.verification import balanced_pairs, make_verification_scorer
 
 digits = load_digits()
@@ -45,16 +47,23 @@ X_train, X_test, y_train, y_test = train_test_split(
 # accuracy. The digits of the validation folds are the same ten digits the
 # verifier trains on, so the held-out pairs are samples of every class
 # (``calibration_holdout="samples"``); for identities never seen in
-# training, such as new faces, hold out whole classes instead.
-verifier = SiameseVerifier(
-    network="mlp",  # a small MLP keeps the 37 fits of the search quick
+# training, such as new faces, hold out whole classes instead. The margin
+# is that of the embedder's loss, multi-similarity loss (its default): it
+# learns from the pairs that come within ``margin`` (on the cosine
+# similarity) of breaking the rule "every positive closer than every
+# negative".
+embedder = SiameseEmbedder(
+    "mlp",  # a small MLP keeps the 37 fits of the search quick
     embedding_dim=16,
     max_epochs=5,
-    calibration_holdout="samples",
     device="cpu",
     random_state=0,
 )
-grid = {"margin": [0.05, 0.2, 0.5], "threshold": [0.2, 0.5, 0.8, "auto"]}
+verifier = SiameseVerifier(embedder, calibration_holdout="samples", random_state=0)
+grid = {
+    "embedder__margin": [0.05, 0.1, 0.3],
+    "threshold": [0.2, 0.5, 0.8, "auto"],
+}
 search = GridSearchCV(
     verifier,
     grid,
@@ -69,7 +78,7 @@ search.fit(X_train, y_train)
 
 results = pd.DataFrame(search.cv_results_)
 table = results.pivot_table(
-    index="param_margin",
+    index="param_embedder__margin",
     columns=results["param_threshold"].astype(str),
     values="mean_test_accuracy",
 )
@@ -84,7 +93,7 @@ print("best:", search.best_params_)
 # held-out training pairs without being told. ROC AUC does not depend on
 # the threshold at all, so it compares the margins alone.
 print(
-    results.groupby("param_margin")["mean_test_roc_auc"]
+    results.groupby("param_embedder__margin")["mean_test_roc_auc"]
     .mean()
     .rename("mean ROC AUC")
     .round(4)

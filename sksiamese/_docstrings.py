@@ -8,8 +8,8 @@ of methods (continuation lines indented by 12 spaces).
 __all__ = ["DOCS"]
 
 DOCS = {
-    "X_fit": """X : array-like of shape (n_samples, n_features), (n_samples, height, \\
-                width) or (n_samples, height, width, channels)
+    "X_fit": """X : array-like of shape (n_samples, n_features), (n_samples, height, \
+width) or (n_samples, height, width, channels)
             Training samples: feature rows, grayscale images, or colour
             images channels last.""",
     "pairs": """pairs : array-like of shape (n_pairs, 2, ...)

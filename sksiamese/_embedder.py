@@ -48,6 +48,7 @@ from ._training import (
     pair_sets,
     resolve_device,
     seeded,
+    torch_threads,
     training_callbacks,
 )
 from ._utils import check_same, fill_doc
@@ -208,6 +209,16 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         skorch callbacks (or ``(name, callback)`` tuples) added to training.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         Where to train; ``"auto"`` uses a GPU when one is available.
+    n_threads : int, default=None
+        Torch threads that ``fit`` and ``transform`` use on the CPU (the
+        process's setting is restored afterwards). ``None`` leaves torch's
+        setting as it is, which differs from process to process: joblib's
+        and dask's workers run torch on one thread, a main process on
+        every core. Float sums add up in another order on another number
+        of threads, so the same ``random_state`` then gives other weights:
+        set an int for a model that does not depend on where it is fitted,
+        for example for ``GridSearchCV(n_jobs=...)`` and dask to choose the
+        same parameters as ``n_jobs=1``.
     verbose : int, default=0
         0 is silent; 1 prints a table per epoch and a progress bar.
     random_state : int, RandomState instance or None, default=None
@@ -319,6 +330,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [list, None],
         "device": [StrOptions({"auto", "cpu", "cuda"}), str, torch.device],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
@@ -349,6 +361,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_iter_no_change=5,
         callbacks=None,
         device="auto",
+        n_threads=None,
         verbose=0,
         random_state=None,
         warm_start=False,
@@ -375,6 +388,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
         self.device = device
+        self.n_threads = n_threads
         self.verbose = verbose
         self.random_state = random_state
         self.warm_start = warm_start
@@ -462,15 +476,16 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _embed(self, X):
         device = self.net_.device
-        return embed(
-            self.module_,
-            X,
-            self.network_input_shape_,
-            device,
-            max(self.batch_size, 256),
-            self._channels_last(device),
-            self.num_workers,
-        )
+        with torch_threads(self.n_threads):
+            return embed(
+                self.module_,
+                X,
+                self.network_input_shape_,
+                device,
+                max(self.batch_size, 256),
+                self._channels_last(device),
+                self.num_workers,
+            )
 
     @property
     def module_(self):
@@ -510,6 +525,10 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _train(self, make_sets, n_classes):
         """Build (or, warm, continue) the network and train it on the sample
         sets that ``make_sets(net_shape, seeds)`` returns; set ``net_``."""
+        with torch_threads(self.n_threads):
+            return self._train_here(make_sets, n_classes)
+
+    def _train_here(self, make_sets, n_classes):
         seeds = check_random_state(self.random_state).randint(
             0, np.iinfo(np.int32).max, size=5
         )

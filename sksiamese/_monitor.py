@@ -461,6 +461,12 @@ def check_network_output(module, input_shape, *, device=None, name=None):
     finally:
         for m, mode in modes:
             m.training = mode
+    return _check_output(out, label, shape_text)
+
+
+def _check_output(out, label, shape_text):
+    """The flattened width of a network's output for a batch of 2 samples,
+    or the ValueError that says what is wrong with it."""
     expected = "(2, embedding_dim): one embedding row per sample"
     if not isinstance(out, torch.Tensor):
         raise ValueError(

@@ -47,6 +47,7 @@ __all__ = [
     "pair_sets",
     "resolve_device",
     "seeded",
+    "torch_threads",
     "training_callbacks",
 ]
 
@@ -90,6 +91,30 @@ class seeded:
 
     def __exit__(self, *exc):
         return self._fork.__exit__(*exc)
+
+
+class torch_threads:
+    """Run a block with ``n`` torch threads (None: leave the setting as it
+    is), restoring the number of threads afterwards.
+
+    Float sums run in another order on another number of threads, so the
+    weights a fit learns depend on it: a fixed number gives the same model
+    in the main process, in joblib's workers (which run torch on one
+    thread) and in dask's.
+    """
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self._before = torch.get_num_threads()
+        if self.n is not None:
+            torch.set_num_threads(int(self.n))
+        return self
+
+    def __exit__(self, *exc):
+        if self.n is not None:
+            torch.set_num_threads(self._before)
 
 
 def silent(*args, **kwargs):

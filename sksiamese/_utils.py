@@ -7,12 +7,18 @@ helpers. Nothing here imports torch.
 """
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils import check_array
 
 __all__ = [
+    "check_embeddings",
     "check_labels",
+    "check_positive_int",
     "check_same",
+    "check_scores",
     "fill_doc",
     "unique_codes",
     "unit_rows",
@@ -63,6 +69,12 @@ def check_labels(y, n_samples=None, name="y"):
         raise ValueError(f"{name} is required.")
     y = _as_label_array(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected; "
+            "it is raveled. Pass y.ravel() to silence this warning.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(
@@ -201,3 +213,55 @@ def unit_rows(matrix):
     all-zero rows stay zero."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.maximum(norms, np.finfo(matrix.dtype).tiny)
+
+
+def check_embeddings(X, name="X"):
+    """A 2-D array of finite floats (float32 kept, other types as float64).
+
+    No copy is made of a float array that is already fine, so a read-only
+    memory map stays one.
+    """
+    try:
+        X = check_array(
+            X,
+            dtype=(np.float32, np.float64),
+            input_name=name,
+            ensure_2d=False,
+            allow_nd=True,
+        )
+    except ValueError as exc:
+        if "NaN" in str(exc) or "infinity" in str(exc):
+            raise ValueError(
+                f"{name} holds NaN or infinite values; embeddings must be "
+                "finite. Check the embedder's training (its history_) and its "
+                "inputs."
+            ) from None
+        raise
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of embeddings, one row per sample "
+            f"(n_samples, n_features); got an array of shape {X.shape}. "
+            "For a single embedding, pass it as one row: x.reshape(1, -1)."
+        )
+    return X
+
+
+def check_positive_int(value, name, allow_none=False):
+    """Refuse anything but a positive integer (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def check_scores(scores, n_pairs, name="scores"):
+    """Finite scores of pairs as a float64 vector of ``n_pairs`` entries."""
+    s = check_array(
+        np.asarray(scores, dtype=np.float64), ensure_2d=False, input_name=name
+    )
+    if s.ndim != 1 or s.shape[0] != n_pairs:
+        raise ValueError(
+            f"{name} must be 1-dimensional with {n_pairs} entries, one per pair; "
+            f"got shape {s.shape}."
+        )
+    return s

@@ -266,6 +266,30 @@ class SiameseVerifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.target_far = target_far
         self.random_state = random_state
 
+    # ---- parameters --------------------------------------------------------
+
+    def get_params(self, deep=True):
+        """Parameters of the verifier and, with ``deep``, of its embedder.
+
+        With ``embedder=None`` the embedder's parameters are those of the
+        default ``SiameseEmbedder()``, so that ``embedder__margin`` and the
+        like can be searched over without naming an embedder.
+        """
+        params = super().get_params(deep=False)
+        embedder = self._embedder()
+        if deep and hasattr(embedder, "get_params") and not isinstance(embedder, type):
+            nested = embedder.get_params(deep=True)
+            params.update({f"embedder__{k}": v for k, v in nested.items()})
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``embedder__*`` ones with ``embedder=None`` set
+        them on a default ``SiameseEmbedder()``, which becomes ``embedder``."""
+        nested = any(k.startswith("embedder__") for k in params)
+        if nested and params.get("embedder", self.embedder) is None:
+            params = {"embedder": SiameseEmbedder(), **params}
+        return super().set_params(**params)
+
     # ---- fitting -----------------------------------------------------------
 
     def _embedder(self):

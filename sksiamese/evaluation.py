@@ -13,20 +13,17 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._utils import check_embeddings, check_labels, check_positive_int
 from .metrics import (
     RETRIEVAL_METRICS,
-    _check_embeddings,
-    _check_labels,
-    _check_positive_int,
-    _encode,
-    _knn_arrays,
-    _rank_candidates,
-    _scores,
+    one_shot_accuracy,
+    retrieval_report_from_index,
 )
+from .neighbors import INDEX_NAMES, make_index, search_excluding
 
 __all__ = [
     "RetrievalEvaluator",
@@ -71,11 +68,14 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
     scoring : {"map_at_r", "precision_at_1", "precision_at_k", \
 "recall_at_k", "hit_rate_at_k", "r_precision"}, default="map_at_r"
         Metric returned by ``score``.
-    backend : {"auto", "brute", "faiss"}, default="auto"
-        Nearest-neighbour search; see :func:`sksiamese.metrics.retrieval_report`.
+    backend : {"auto", "brute", "exact", "faiss", "ivf", "hnsw"} or index \
+object, default="auto"
+        Index of the gallery, built at the first search after ``fit`` and
+        kept for the next ones; see :func:`sksiamese.neighbors.make_index`
+        and :func:`sksiamese.metrics.retrieval_report`.
     chunk_size : int, default=None
-        Queries whose distances are computed at once; ``None`` keeps one
-        chunk of distances near 256 MiB.
+        Queries searched at once; ``None`` keeps the neighbour lists of a
+        chunk near 256 MiB (the exact index bounds its own working memory).
 
     Attributes
     ----------
@@ -108,7 +108,7 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
         "k": [Interval(Integral, 1, None, closed="left")],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "scoring": [StrOptions(set(RETRIEVAL_METRICS))],
-        "backend": [StrOptions({"auto", "brute", "faiss"})],
+        "backend": [StrOptions(set(INDEX_NAMES)), HasMethods(["fit", "search"])],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -142,40 +142,52 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
         self : RetrievalEvaluator
             The fitted evaluator.
         """
+        check_embeddings(X, "X")
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, self._fit_codes = np.unique(y, return_inverse=True)
         self._fit_X = X
         self._fit_y = y
+        self._index = self._build_index()
         return self
 
+    def _build_index(self):
+        index = make_index(self.backend, metric=self.metric).fit(self._fit_X)
+        return (self.metric, repr(self.backend)), index
+
+    def _gallery_index(self):
+        """The index of the gallery, built in ``fit`` (and again, without
+        being kept, when ``metric`` or ``backend`` changed since)."""
+        key, index = self._index
+        if key != (self.metric, repr(self.backend)):
+            index = self._build_index()[1]
+        return index
+
     def _queries(self, X, y):
-        """Validated queries, their labels and the gallery rows they skip."""
+        """Validated queries, their labels and whether they are the gallery
+        itself (leave-one-out)."""
         if X is None:
             if y is not None:
                 raise ValueError("y was given without X.")
-            return self._fit_X, self._fit_y, np.arange(self._fit_X.shape[0])
+            return self._fit_X, self._fit_y, True
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        y = _check_labels(y, X.shape[0], "y")
+        y = check_labels(y, X.shape[0], "y")
         same = X.shape == self._fit_X.shape and (
             X is self._fit_X or np.allclose(X, self._fit_X)
         )
-        return X, y, (np.arange(X.shape[0]) if same else None)
+        return X, y, bool(same)
 
     def _evaluate(self, X, y, metrics):
         check_is_fitted(self)
-        query, q_labels, self_index = self._queries(X, y)
-        q_codes, g_codes = _encode(q_labels, self._fit_y)
-        return _scores(
+        query, q_labels, leave_one_out = self._queries(X, y)
+        return retrieval_report_from_index(
             query,
-            self._fit_X,
-            q_codes,
-            g_codes,
-            self_index,
-            metrics=metrics,
+            q_labels,
+            self._gallery_index(),
+            self._fit_y,
             k=self.k,
-            metric=self.metric,
-            backend=self.backend,
+            include=metrics,
+            leave_one_out=leave_one_out,
             chunk_size=self.chunk_size,
         )
 
@@ -238,21 +250,22 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
             Gallery rows of the neighbours; ties are ranked by row.
         """
         check_is_fitted(self)
+        n_neighbors = self.k if n_neighbors is None else n_neighbors
+        check_positive_int(n_neighbors, "n_neighbors")
+        available = self._fit_X.shape[0] - (X is None)
+        if n_neighbors > available:
+            raise ValueError(
+                f"n_neighbors={n_neighbors} is larger than the {available} "
+                "gallery items available to each query."
+            )
+        index = self._gallery_index()
         if X is None:
-            query, self_index = self._fit_X, np.arange(self._fit_X.shape[0])
+            rows = np.arange(self._fit_X.shape[0])
+            found = search_excluding(index, self._fit_X, n_neighbors, rows)
         else:
             query = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-            self_index = None
-        distances, indices = _knn_arrays(
-            query,
-            self._fit_X,
-            self.k if n_neighbors is None else n_neighbors,
-            self_index=self_index,
-            metric=self.metric,
-            backend=self.backend,
-            chunk_size=self.chunk_size,
-        )
-        return (distances, indices) if return_distance else indices
+            found = index.search(query, n_neighbors)
+        return found if return_distance else found[1]
 
     def predict(self, X):
         """Majority label of the ``k`` nearest gallery items.
@@ -289,19 +302,17 @@ class _RetrievalScorer:
         self.chunk_size = chunk_size
 
     def __call__(self, estimator, X, y):
-        embeddings = _check_embeddings(estimator.transform(X), "embeddings")
-        labels = _check_labels(y, embeddings.shape[0], "y")
-        codes = _encode(labels, labels[:0])[0]
-        return _scores(
+        embeddings = check_embeddings(estimator.transform(X), "embeddings")
+        labels = check_labels(y, embeddings.shape[0], "y")
+        index = make_index(self.backend, metric=self.metric).fit(embeddings)
+        return retrieval_report_from_index(
             embeddings,
-            embeddings,
-            codes,
-            codes,
-            np.arange(embeddings.shape[0]),
-            metrics=(self.scoring,),
+            labels,
+            index,
+            labels,
             k=self.k,
-            metric=self.metric,
-            backend=self.backend,
+            include=self.scoring,
+            leave_one_out=True,
             chunk_size=self.chunk_size,
         )[self.scoring]
 
@@ -332,8 +343,9 @@ def make_retrieval_scorer(
         Cut-off of the ``*_at_k`` metrics.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between embeddings.
-    backend : {"auto", "brute", "faiss"}, default="auto"
-        Nearest-neighbour search backend.
+    backend : {"auto", "brute", "exact", "faiss", "ivf", "hnsw"} or index \
+object, default="auto"
+        Index of the embeddings; see :func:`sksiamese.neighbors.make_index`.
     chunk_size : int, default=None
         Queries whose distances are computed at once.
 
@@ -360,8 +372,10 @@ def make_retrieval_scorer(
         )
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
-    _check_positive_int(k, "k")
-    _check_positive_int(chunk_size, "chunk_size", allow_none=True)
+    check_positive_int(k, "k")
+    check_positive_int(chunk_size, "chunk_size", allow_none=True)
+    if isinstance(backend, str) and backend not in INDEX_NAMES:
+        raise ValueError(f"backend must be one of {INDEX_NAMES}, got {backend!r}.")
     return _RetrievalScorer(scoring, k, metric, backend, chunk_size)
 
 
@@ -385,10 +399,10 @@ def _group_by_class(y):
 
 
 def _check_episode_args(n_way, k_shot, n_queries, n_episodes):
-    _check_positive_int(n_way, "n_way")
-    _check_positive_int(k_shot, "k_shot")
-    _check_positive_int(n_queries, "n_queries", allow_none=True)
-    _check_positive_int(n_episodes, "n_episodes")
+    check_positive_int(n_way, "n_way")
+    check_positive_int(k_shot, "k_shot")
+    check_positive_int(n_queries, "n_queries", allow_none=True)
+    check_positive_int(n_episodes, "n_episodes")
 
 
 def sample_episodes(
@@ -441,7 +455,7 @@ default=None
     (2, 2)
     """
     _check_episode_args(n_way, k_shot, n_queries, n_episodes)
-    y = _check_labels(y, len(y), "y")
+    y = check_labels(y, name="y")
     classes, counts, members = _group_by_class(y)
     per_class = k_shot + (1 if n_queries is None else n_queries)
     small = classes[counts < per_class]
@@ -452,7 +466,10 @@ default=None
             "or lower k_shot/n_queries."
         )
     if len(classes) < n_way:
-        raise ValueError(f"n_way={n_way} but y has only {len(classes)} classes.")
+        raise ValueError(
+            f"n_way={n_way} but y has only {len(classes)} classes with enough "
+            f"samples; lower n_way to at most {len(classes)}, or add classes."
+        )
     rng = _make_rng(random_state)
     return [
         _one_episode(rng, members, n_way, k_shot, n_queries) for _ in range(n_episodes)
@@ -474,6 +491,13 @@ def _embed(X, transform):
         return X
     if hasattr(transform, "transform"):
         return transform.transform(X)
+    if not callable(transform):
+        raise ValueError(
+            "transform must be a fitted transformer (an object with a "
+            "transform method, such as a fitted SiameseEmbedder), a callable "
+            f"returning embeddings, or None for X that are embeddings; got "
+            f"{transform!r}."
+        )
     return transform(X)
 
 
@@ -536,9 +560,9 @@ default=None
     1.0
     """
     _check_episode_args(n_way, k_shot, n_queries, n_episodes)
-    embeddings = _check_embeddings(_embed(X, transform), "embeddings")
-    y = _check_labels(y, embeddings.shape[0], "y")
-    codes = _encode(y, y[:0])[0]
+    embeddings = check_embeddings(_embed(X, transform), "embeddings")
+    y = check_labels(y, embeddings.shape[0], "y")
+    codes = np.unique(y, return_inverse=True)[1].ravel()
     episodes = sample_episodes(y, n_way, k_shot, n_queries, n_episodes, random_state)
     accuracies = np.array(
         [_episode_accuracy(embeddings, codes, s, q, metric) for s, q in episodes]
@@ -557,16 +581,13 @@ default=None
 def _episode_accuracy(embeddings, codes, support, query, metric):
     """Fraction of ``query`` rows whose nearest ``support`` row shares the code.
 
-    Every query is compared with every support (episodes are small), with
-    the same exact distances and tie rule as the retrieval metrics.
+    Every query is compared with every support, with the same exact
+    distances and tie rule as the retrieval metrics.
     """
-    candidates = np.broadcast_to(np.arange(len(support)), (len(query), len(support)))
-    nearest, _ = _rank_candidates(
-        embeddings[query],
+    return one_shot_accuracy(
         embeddings[support],
-        np.ascontiguousarray(candidates),
-        np.ones(candidates.shape, dtype=bool),
-        metric,
-        1,
+        codes[support],
+        embeddings[query],
+        codes[query],
+        metric=metric,
     )
-    return float(np.mean(codes[support][nearest[:, 0]] == codes[query]))

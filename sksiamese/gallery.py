@@ -20,11 +20,13 @@ from ._data import validate_samples
 from ._docstrings import DOCS
 from ._utils import check_labels, fill_doc, unique_codes
 from ._verifier import SiameseVerifier
+from .neighbors import make_index
 
 __all__ = ["Gallery"]
 
-# Queries compared with the whole gallery at a time by identity_proba.
+# identity_proba compares chunks of queries with blocks of enrolled rows.
 _CHUNK = 1024
+_BLOCK = 16384
 
 
 def _is_fitted(estimator):
@@ -41,7 +43,7 @@ def _join_labels(old, new):
     """Concatenate label arrays without turning one kind into another."""
     if old.dtype.kind != new.dtype.kind or "O" in (old.dtype.kind, new.dtype.kind):
         joined = np.empty(len(old) + len(new), dtype=object)
-        joined[: len(old)], joined[len(old) :] = list(old), list(new)
+        joined[: len(old)], joined[len(old) :] = old.tolist(), new.tolist()
         return joined
     return np.concatenate([old, new])
 
@@ -63,7 +65,10 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         :class:`~sklearn.frozen.FrozenEstimator`) is used as it is: the
         usual case, where the enrolled identities are new. An unfitted one
         (``SiameseVerifier()`` when None) is cloned and fitted on the
-        samples that :meth:`fit` enrols.
+        samples that :meth:`fit` enrols. :func:`~sklearn.base.clone` (and
+        so model selection) makes a fitted verifier an unfitted one, as for
+        every scikit-learn meta-estimator; wrap it in ``FrozenEstimator``
+        to keep it through clones.
     threshold : float in [0, 1], default=None
         ``P(same)`` a query's best identity must reach to be named;
         ``None`` uses the verifier's ``threshold_``. Each query is compared
@@ -154,8 +159,6 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         X, y = self._check_enrolment(X, y)
         embeddings = self._embed(X)
-        from .neighbors import make_index
-
         self.index_ = make_index(self.index).fit(embeddings)
         self.enrolled_labels_ = y
         self._encode()
@@ -288,18 +291,22 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``.
         """
         self._check_enrolled()
-        queries = self._embed(self._validate_queries(X))
-        gallery = self.index_.embeddings_
+        queries = self._embed(self._validate_queries(X)).astype(np.float64)
         order = np.argsort(self._codes, kind="stable")
-        starts = np.searchsorted(self._codes[order], np.arange(len(self.classes_)))
-        proba = np.empty((len(queries), len(starts)))
-        for start in range(0, len(queries), _CHUNK):
-            q = queries[start : start + _CHUNK].astype(np.float64)
-            d = _euclidean(q, gallery, order)
-            proba[start : start + _CHUNK] = self._proba(
-                np.minimum.reduceat(d, starts, axis=1)
-            )
-        return proba
+        codes = self._codes[order]
+        nearest = np.full((len(queries), len(self.classes_)), np.inf)
+        for start in range(0, len(order), _BLOCK):  # bounded memory
+            rows = self.index_.reconstruct(order[start : start + _BLOCK])
+            block = codes[start : start + _BLOCK]
+            firsts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
+            ids = block[firsts]
+            for q in range(0, len(queries), _CHUNK):
+                d = _euclidean(queries[q : q + _CHUNK], rows)
+                least = np.minimum.reduceat(d, firsts, axis=1)
+                nearest[q : q + _CHUNK, ids] = np.minimum(
+                    nearest[q : q + _CHUNK, ids], least
+                )
+        return self._proba(nearest)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -308,13 +315,12 @@ class Gallery(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _euclidean(queries, gallery, order):
-    """Distances of float64 ``queries`` to the gallery rows ``order``, in
-    blocks of rows so that only the distance matrix is float64."""
-    out = np.empty((len(queries), len(order)))
-    q2 = np.einsum("ij,ij->i", queries, queries)[:, None]
-    for start in range(0, len(order), 65536):
-        rows = np.asarray(gallery[order[start : start + 65536]], dtype=np.float64)
-        block = q2 + np.einsum("ij,ij->i", rows, rows)[None, :] - 2 * queries @ rows.T
-        out[:, start : start + len(rows)] = np.sqrt(np.maximum(block, 0))
-    return out
+def _euclidean(queries, rows):
+    """Euclidean distances of float64 ``queries`` to float32 ``rows``."""
+    rows = rows.astype(np.float64)
+    squared = (
+        np.einsum("ij,ij->i", queries, queries)[:, None]
+        + np.einsum("ij,ij->i", rows, rows)[None, :]
+        - 2.0 * queries @ rows.T
+    )
+    return np.sqrt(np.maximum(squared, 0.0))

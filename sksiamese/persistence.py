@@ -58,6 +58,7 @@ from ._verifier import SiameseVerifier
 from .features import FaceDescriptors, GaborFeatures
 from .gallery import Gallery
 from .images import ImageReader
+from .neighbors import make_index
 from .preprocessing import DistanceScaler, Flatten
 from .verification import SigmoidCalibrator
 
@@ -241,7 +242,7 @@ class _Writer:
                 "verifier_": self.estimator(est.verifier_),
                 "enrolled_labels_": self.value(est.enrolled_labels_, "labels"),
                 "threshold_": est.threshold_,
-                "embeddings": self.tensor(est.index_.embeddings()),
+                "embeddings": self.tensor(est.index_.reconstruct()),
             }
         return tree
 
@@ -488,7 +489,7 @@ class _Reader:
             est.threshold_ = fitted["threshold_"]
             est.n_features_in_ = est.verifier_.n_features_in_
             embeddings = self.value(fitted["embeddings"])
-            est._index(embeddings)
+            est.index_ = make_index(est.index).fit(embeddings)
             est.enrolled_labels_ = self.value(fitted["enrolled_labels_"])
             est._encode()
         return est

@@ -35,8 +35,9 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
+from ._utils import check_same, check_scores
 from .evaluation import _make_rng
-from .metrics import _check_pair_targets, equal_error_rate
+from .metrics import equal_error_rate
 
 __all__ = [
     "THRESHOLD_STRATEGIES",
@@ -183,7 +184,7 @@ def _counts_above(sorted_scores, cuts):
     return len(sorted_scores) - np.searchsorted(sorted_scores, cuts, side="left")
 
 
-def choose_threshold(y_true_same, scores, strategy="accuracy", target_far=0.01):
+def choose_threshold(same, scores, strategy="accuracy", target_far=0.01):
     """The score threshold that a verification strategy asks for.
 
     Pairs with ``score >= threshold`` are declared "same". Candidate
@@ -193,8 +194,9 @@ def choose_threshold(y_true_same, scores, strategy="accuracy", target_far=0.01):
 
     Parameters
     ----------
-    y_true_same : array-like of shape (n_pairs,)
-        1 (or True) for pairs of the same class, 0 (or False) otherwise.
+    same : array-like of shape (n_pairs,)
+        1 (or True) for pairs of the same class, 0 (or False) otherwise;
+        both must occur.
     scores : array-like of shape (n_pairs,)
         Higher means more alike, for example ``P(same)``.
     strategy : {"accuracy", "f1", "eer", "far"}, default="accuracy"
@@ -230,7 +232,8 @@ def choose_threshold(y_true_same, scores, strategy="accuracy", target_far=0.01):
         )
     if not isinstance(target_far, numbers.Real) or not 0 <= target_far <= 1:
         raise ValueError(f"target_far must be a number in [0, 1]; got {target_far!r}.")
-    same, s = _check_pair_targets(y_true_same, scores)
+    same = check_same(same)
+    s = check_scores(scores, len(same))
     if strategy == "eer":
         return float(equal_error_rate(same, s)[1])
     u = np.unique(s)
@@ -303,7 +306,8 @@ class SigmoidCalibrator(BaseEstimator):
         -------
         self : SigmoidCalibrator
         """
-        same, d = _check_pair_targets(y, column_or_1d(X))
+        same = check_same(y, name="y")
+        d = check_scores(column_or_1d(X), len(same), name="X")
         n_pos, n_neg = int(same.sum()), int((~same).sum())
         target = np.where(same, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
         mu, sd = d.mean(), d.std()

@@ -11,6 +11,7 @@ from sksiamese.augment import (
     RandomLighting,
     RandomResizedCrop,
     make_augment,
+    training_augment,
 )
 
 
@@ -269,8 +270,8 @@ def test_augment_is_seeded_and_changes_training(small_digits):
 def test_auto_augments_images_and_not_rows(small_digits):
     X, y = small_digits
     rows = X.reshape(len(X), -1)
-    assert fast()._make_augment((64,)) is None
-    assert isinstance(fast()._make_augment((1, 8, 8)), RandomAffine)
+    assert training_augment("auto", (64,)) is None
+    assert isinstance(training_augment("auto", (1, 8, 8)), RandomAffine)
     fast(max_epochs=1).fit(rows, y)  # "auto" on rows: nothing to do
     fast(max_epochs=1, augment="flip", input_shape=(8, 8)).fit(rows, y)
     with pytest.raises(ValueError, match="augment='affine' distorts images"):

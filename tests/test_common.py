@@ -4,7 +4,7 @@ import pytest
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sksiamese import SiameseEmbedder, SiameseVerifier
+from sksiamese import Gallery, SiameseEmbedder, SiameseVerifier
 from sksiamese.features import FaceDescriptors, GaborFeatures
 from sksiamese.preprocessing import DistanceScaler, Flatten
 
@@ -64,6 +64,7 @@ def _expected_failed(estimator):
         _fast_verifier(loss="binary"),
         DistanceScaler(),
         Flatten(),
+        Gallery(_fast_verifier(), threshold=0.0),
     ],
     expected_failed_checks=_expected_failed,
 )

@@ -173,13 +173,13 @@ FAULTS = [
         "metrics-1d-embeddings",
         lambda: metrics.precision_at_1(E[:, 0], Y),
         ValueError,
-        ("Expected 2D array, got 1D array", "reshape"),
+        ("must be a 2-d array of embeddings", "(20,)", "reshape(1, -1)"),
     ),
     Fault(
         "metrics-3d-embeddings",
         lambda: metrics.precision_at_1(E[:, :, None], Y),
         ValueError,
-        ("dim 3", "dim <= 2"),
+        ("must be a 2-d array of embeddings", "(20, 4, 1)"),
     ),
     Fault(
         "metrics-nan-embeddings",
@@ -191,7 +191,7 @@ FAULTS = [
         "metrics-inf-embeddings",
         lambda: metrics.mean_average_precision_at_r(E_INF, Y),
         ValueError,
-        ("query_embeddings", "infinity"),
+        ("query_embeddings", "nan or infinite", "must be finite"),
     ),
     Fault(
         "metrics-nan-gallery",
@@ -203,25 +203,25 @@ FAULTS = [
         "metrics-label-length",
         lambda: metrics.precision_at_1(E, Y[:-1]),
         ValueError,
-        ("query_labels has 19 entries", "20 rows", "same length"),
+        ("query_labels has 19 entries", "20 samples", "same length"),
     ),
     Fault(
         "metrics-gallery-label-length",
         lambda: metrics.recall_at_k(E, Y, E, Y[:5], k=2),
         ValueError,
-        ("gallery_labels has 5 entries", "20 rows"),
+        ("gallery_labels has 5 entries", "20 samples"),
     ),
     Fault(
         "metrics-2d-labels",
         lambda: metrics.precision_at_1(E, np.stack([Y, Y], 1)),
         ValueError,
-        ("query_labels must be 1-dimensional", "(20, 2)"),
+        ("query_labels must be 1-d", "(20, 2)"),
     ),
     Fault(
         "metrics-nan-labels",
         lambda: metrics.precision_at_1(E, np.where(Y == 1, np.nan, Y)),
         ValueError,
-        ("query_labels contains NaN",),
+        ("query_labels holds missing labels", "give them one"),
     ),
     Fault(
         "metrics-k-zero",
@@ -311,13 +311,13 @@ FAULTS = [
         "metrics-eer-one-kind",
         lambda: metrics.equal_error_rate([1, 1, 1], [0.1, 0.2, 0.3]),
         ValueError,
-        ("must contain both same and different pairs",),
+        ("must contain both same (1) and different (0)", "only same"),
     ),
     Fault(
         "metrics-eer-not-binary",
         lambda: metrics.equal_error_rate([0, 2, 1], [0.1, 0.2, 0.3]),
         ValueError,
-        ("y_true_same must be binary", "1 or True for same", "[0, 1, 2]"),
+        ("same must hold 1 (or true) for same", "[0, 1, 2]"),
     ),
     Fault(
         "metrics-eer-nan-scores",
@@ -366,7 +366,7 @@ FAULTS = [
         "evaluation-label-length",
         lambda: one_shot_evaluate(E, Y[:-1], n_way=5),
         ValueError,
-        ("y has 19 entries", "20 rows"),
+        ("y has 19 entries", "20 samples"),
     ),
     Fault(
         "evaluation-episodes-n-way",
@@ -402,7 +402,7 @@ FAULTS = [
         "evaluation-evaluator-label-length",
         lambda: RetrievalEvaluator().fit(E, Y).score(E[:5], Y),
         ValueError,
-        ("y has 20 entries but the embeddings have 5 rows",),
+        ("y has 20 entries but there are 5 samples",),
     ),
     Fault(
         "evaluation-evaluator-y-without-X",
@@ -1026,6 +1026,24 @@ def _with_labels(labels):
 
 
 ESTIMATOR_FAULTS = [
+    Fault(
+        "evaluation-transform-not-callable",
+        lambda: one_shot_evaluate(E, Y, n_way=5, transform=3),
+        ValueError,
+        ("transform must be a fitted transformer", "got 3"),
+    ),
+    Fault(
+        "metrics-query-class-without-support",
+        lambda: metrics.one_shot_accuracy(E[:5], Y[:5], E[5:10], np.full(5, 9)),
+        ValueError,
+        ("classes with no support item (9)", "at least one support item"),
+    ),
+    Fault(
+        "evaluator-nan-embeddings",
+        lambda: RetrievalEvaluator().fit(E_NAN, Y),
+        ValueError,
+        ("x holds nan or infinite values", "check the embedder's training"),
+    ),
     Fault(
         "embedder-y-none",
         lambda: _embedder().fit(_digits()[0], None),

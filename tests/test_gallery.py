@@ -7,6 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
+from sklearn.neighbors import KNeighborsClassifier
 
 from sksiamese import Gallery, SiameseEmbedder, SiameseVerifier
 
@@ -61,8 +62,8 @@ def test_enrol_and_identify_unseen_identities(verifier, unseen):
     best = gallery.classes_[proba.argmax(axis=1)]
     assert np.mean(best == names[queries]) > 0.5  # 10-way, chance is 0.1
     # identify names the nearest enrolled sample's identity: the best column
-    everyone = clone(gallery).set_params(threshold=0.0)
-    everyone = everyone.fit(Xd[enrol], names[enrol])
+    everyone = Gallery(verifier, threshold=0.0, unknown_label="?")
+    everyone.fit(Xd[enrol], names[enrol])
     answer = everyone.identify(Xd[queries])
     np.testing.assert_array_equal(answer, best)
     assert answer.dtype.kind == "U"
@@ -103,7 +104,7 @@ def test_distances_are_those_of_the_verifier(verifier, unseen):
 def test_identities_come_back_as_given(verifier, unseen, first, second):
     Xd, _, enrol, _ = unseen
     gallery = Gallery(verifier, threshold=0.0).fit(Xd[enrol[:3]], first)
-    expected = list(first)
+    expected = first.tolist() if isinstance(first, np.ndarray) else list(first)
     if second is not None:
         gallery.enroll(Xd[enrol[3:6]], second)
         expected += list(second)
@@ -148,9 +149,19 @@ def test_errors_say_what_to_do(verifier, unseen):
 
 def test_an_unfitted_verifier_is_fitted_on_the_enrolment_data(rows):
     X, y = rows
-    gallery = Gallery(_verifier()).fit(X[:300], y[:300])
+    gallery = Gallery(_verifier(), threshold=0.0).fit(X[:300], y[:300])
     assert hasattr(gallery.verifier_, "embedder_")
     assert not hasattr(gallery.verifier, "embedder_")  # a clone was fitted
-    assert gallery.score(X[300:500], y[300:500]) > 0.8
+    # with no threshold, identification is 1-NN in the verifier's embedding
+    embed = gallery.verifier_.embedder_.transform
+    knn = KNeighborsClassifier(1).fit(embed(X[:300]), y[:300])
+    expected = knn.predict(embed(X[300:500]))
+    np.testing.assert_array_equal(gallery.identify(X[300:500]), expected)
+    assert gallery.score(X[300:500], y[300:500]) == np.mean(expected == y[300:500])
+    assert gallery.score(X[300:500], y[300:500]) > 0.5  # 10 classes
     frozen = Gallery(FrozenEstimator(gallery.verifier_)).fit(X[:50], y[:50])
     assert frozen.verifier_.estimator is gallery.verifier_
+    # clone (as model selection does) keeps a frozen verifier as it is
+    again = clone(frozen).fit(X[:50], y[:50])
+    assert again.verifier_.estimator is gallery.verifier_
+    np.testing.assert_array_equal(again.identify(X[50:80]), frozen.identify(X[50:80]))

@@ -74,3 +74,30 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
+
+
+def test_safe_model_file_of_a_gpu_fit_loads_on_cpu_only_host(small_digits, tmp_path):
+    from sksiamese.persistence import save_model
+
+    X, y = small_digits
+    emb = SiameseEmbedder(max_epochs=2, device="cuda", random_state=0).fit(X, y)
+    path = tmp_path / "gpu_model.zip"
+    save_model(emb, path)
+    np.save(tmp_path / "X.npy", np.asarray(X))
+    np.save(tmp_path / "Z.npy", emb.transform(X))
+    code = f"""
+import numpy as np, torch
+from sksiamese.persistence import load_model
+assert not torch.cuda.is_available()
+emb = load_model({str(path)!r})
+assert emb.device_ == "cpu", emb.device_
+Z = emb.transform(np.load({str(tmp_path / "X.npy")!r}))
+np.testing.assert_allclose(Z, np.load({str(tmp_path / "Z.npy")!r}), atol=2e-3)
+print("ok")
+"""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("ok")

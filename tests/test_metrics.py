@@ -1,16 +1,19 @@
 """Tests of the retrieval, one-shot and verification metrics."""
 
+import json
+import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 
+import sksiamese
 from sksiamese.metrics import (
     RETRIEVAL_METRICS,
-    _BruteSearcher,
     equal_error_rate,
     equal_error_rate_score,
     hit_rate_at_k,
@@ -263,13 +266,6 @@ def test_chunk_size_does_not_change_results(metric):
         np.testing.assert_allclose(distances, neighbours[0][0], rtol=0, atol=1e-12)
 
 
-def test_automatic_chunk_size_bounds_memory():
-    searcher = _BruteSearcher(np.zeros((10, 4)), "euclidean")
-    rows = searcher.chunk_rows(100_000, 100)
-    assert rows >= 100
-    assert rows * 100_000 * 5 <= 256 * 2**20
-
-
 def test_faiss_backend_matches_brute():
     pytest.importorskip("faiss", reason="faiss is an optional backend")
     # Exact ties (grid) in Euclidean distance; cosine on duplicated points.
@@ -447,7 +443,12 @@ def test_equal_error_rate_is_where_far_meets_frr():
 
 
 @pytest.mark.parametrize(
-    ("y", "match"), [([0, 1, 2, 1], "binary"), ([1, 1, 1, 1], "both same and")]
+    ("y", "match"),
+    [
+        ([0, 1, 2, 1], r"same must hold 1 \(or True\)"),
+        ([1, 1, 1, 1], r"both same \(1\) and different \(0\)"),
+        ([0, 1, np.nan, 1], r"got values"),
+    ],
 )
 def test_equal_error_rate_validates(y, match):
     with pytest.raises(ValueError, match=match):
@@ -467,3 +468,65 @@ def test_neg_equal_error_rate_scorer():
         score = neg_equal_error_rate_scorer(model, X, y)
     assert score == pytest.approx(-expected)
     assert -0.3 < score < -0.05
+
+
+# ---------------------------------------------------------------- without torch
+
+_WITHOUT_TORCH = """
+import importlib.abc, json, sys, types
+
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(name + " is blocked")
+
+sys.meta_path.insert(0, BlockTorch())
+# The package's __init__ imports the estimators, hence torch: stand in for
+# it with an empty package of the same directory, so that only the metrics
+# and what they import are loaded.
+package = types.ModuleType("sksiamese")
+package.__path__ = [sys.argv[1]]
+sys.modules["sksiamese"] = package
+import numpy as np
+from sksiamese.metrics import equal_error_rate, kneighbors, retrieval_report
+X = np.array(json.loads(sys.argv[2]))
+y = np.arange(len(X)) % 3
+print(json.dumps({
+    "torch": "torch" in sys.modules,
+    "eer": equal_error_rate([1, 1, 0, 0], [0.9, 0.4, 0.6, 0.1]),
+    **{
+        metric: [
+            retrieval_report(X, y, k=3, metric=metric),
+            kneighbors(X, n_neighbors=4, metric=metric)[1].tolist(),
+        ]
+        for metric in ("euclidean", "cosine")
+    },
+}))
+"""
+
+
+def test_metrics_work_without_torch():
+    """The metrics neither import torch nor need it: in a process where
+    torch cannot be imported, they give the same values as here."""
+    X = np.vstack([grid_data(n=60)[0], np.random.default_rng(0).normal(size=(30, 2))])
+    package_dir = str(Path(sksiamese.__file__).parent)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _WITHOUT_TORCH,
+            package_dir,
+            json.dumps(X.tolist()),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    y = np.arange(len(X)) % 3
+    assert result["torch"] is False
+    assert result["eer"] == [0.5, 0.6]
+    for metric in ("euclidean", "cosine"):
+        report, indices = result[metric]
+        assert report == retrieval_report(X, y, k=3, metric=metric)
+        assert indices == kneighbors(X, n_neighbors=4, metric=metric)[1].tolist()

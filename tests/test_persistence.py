@@ -188,3 +188,30 @@ def test_a_gpu_fit_loads_on_the_cpu(small_digits, tmp_path):
     assert back.device_ == "cpu"
     np.testing.assert_array_equal(back.transform(X), emb.transform(X))
     assert load_model(path, device="cpu").device_ == "cpu"
+
+
+def test_gallery_round_trip_identifies_the_same(rows, tmp_path):
+    from sksiamese import Gallery
+
+    X, y = rows
+    names = np.array(["zero", 1, 2.5, "three", 4, 5, 6, 7, 8, 9], dtype=object)
+    ver = SiameseVerifier(fast(network="mlp"), random_state=0).fit(X, y)
+    gallery = Gallery(ver, unknown_label="?").fit(X[:60], names[y[:60]])
+    gallery.enroll(X[60:80], names[y[60:80]])
+    back = _round_trip(gallery, tmp_path)
+    np.testing.assert_array_equal(back.identify(X[80:]), gallery.identify(X[80:]))
+    np.testing.assert_array_equal(
+        back.identity_proba(X[80:]), gallery.identity_proba(X[80:])
+    )
+    assert back.classes_.tolist() == gallery.classes_.tolist()
+    assert [type(c) for c in back.classes_] == [type(c) for c in gallery.classes_]
+
+
+def test_a_loaded_embedder_trains_on_with_warm_start(small_digits, tmp_path):
+    X, y = small_digits
+    emb = fast(network="mlp", warm_start=True).fit(X, y)
+    back = _round_trip(emb, tmp_path)
+    before = back.transform(X)
+    back.fit(X, y)  # goes on from the saved weights, with a fresh optimiser
+    assert back.n_iter_ == 4
+    assert not np.allclose(back.transform(X), before, atol=1e-4)

@@ -211,7 +211,7 @@ def test_threshold_never_sits_on_a_score():
 def test_threshold_errors():
     with pytest.raises(ValueError, match="strategy"):
         choose_threshold([1, 0], [0.6, 0.4], "youden")
-    with pytest.raises(ValueError, match="both same and different"):
+    with pytest.raises(ValueError, match=r"both same \(1\) and different"):
         choose_threshold([1, 1], [0.6, 0.4])
     with pytest.raises(ValueError, match="target_far"):
         choose_threshold([1, 0], [0.6, 0.4], "far", target_far=2)
@@ -656,3 +656,27 @@ def test_calibration_refuses_a_failed_embedding(rows):
     flat = fast(network=_Constant, network_params={}, normalize=False, lr=1e-12)
     with pytest.raises(ValueError, match="collapsed"):
         flat.fit(X, y)
+
+
+def test_grid_search_over_the_default_embedders_parameters(rows):
+    X, y = rows
+    ver = SiameseVerifier(random_state=0)
+    assert ver.get_params()["embedder__margin"] == "auto"
+    assert ver.embedder is None  # get_params does not set it
+    search = GridSearchCV(
+        ver,
+        {
+            "embedder__margin": [0.05, 0.2],
+            "embedder__max_epochs": [1],
+            "embedder__device": ["cpu"],
+            "threshold": [0.5, "auto"],
+        },
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    best = search.best_estimator_
+    assert isinstance(best.embedder_, SiameseEmbedder)
+    assert best.embedder_.margin == search.best_params_["embedder__margin"]
+    assert best.embedder_.max_epochs == 1
+    assert ver.embedder is None  # the searched clones got their own
