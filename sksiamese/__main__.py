@@ -161,7 +161,7 @@ def _folder_embedder(args):
         workers = min(2, os.cpu_count() or 1)
     embedder = SiameseEmbedder(
         network=network,
-        reader=ImageReader(size=size, mode="RGB"),
+        input_shape=ImageReader(size=size, mode="RGB"),
         max_epochs=5 if args.max_epochs is None else args.max_epochs,
         batch_size=32,
         num_workers=workers,
@@ -257,7 +257,7 @@ def _draw_neighbors(embedder, embeddings, files, labels, train, held, args, path
     )
     k = min(5, len(train))
     distances, found = kneighbors(embeddings[queries], embeddings[train], n_neighbors=k)
-    thumbnails = ImageReader(size=96, mode="RGB", fit=embedder.reader.fit)
+    thumbnails = ImageReader(size=96, mode="RGB", fit=embedder.input_shape.fit)
     read = lambda rows: np.stack([thumbnails.read(files[i]) for i in rows])  # noqa: E731
     display = NeighborsDisplay(
         read(queries),

@@ -41,6 +41,7 @@ from ._training import (
     EpochLoader,
     PresetSplit,
     SiameseNet,
+    check_balanced_batch,
     class_sets,
     embed,
     loading,
@@ -109,18 +110,20 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     normalize : bool, default=True
         Scale embeddings to unit Euclidean norm, so that distances lie in
         ``[0, 2]`` and margins have a fixed meaning.
-    input_shape : tuple of int, default=None
-        For 2-D ``X`` only: the image shape of each row, ``(height, width)``
-        or ``(height, width, channels)``, so that the convolutional network
-        applies. ``None`` treats rows as feature vectors.
-    reader : ImageReader, default=None
-        How image files are read when ``X`` is a sequence of their paths:
-        the size, the colour mode and how each image is brought to that
-        size (:class:`~sksiamese.images.ImageReader`, whose documentation
-        gives the rule). ``None`` is ``ImageReader()``. A size or mode left
-        unset is the network's (224x224 RGB for the pretrained backbones)
-        or else that of the first training file; ``sample_shape_`` is the
-        shape in use, which ``transform`` reads files to.
+    input_shape : tuple of int, ImageReader or None, default=None
+        The image each sample becomes. For 2-D ``X``: the image shape of
+        each row, ``(height, width)`` or ``(height, width, channels)``, so
+        that the convolutional network applies; ``None`` treats rows as
+        feature vectors. For image files (``X`` a sequence of paths): how
+        they are read, an :class:`~sksiamese.images.ImageReader` (their
+        size, colour mode and how each is brought to that size, by the rule
+        of :mod:`sksiamese.images`), or such a shape, which reads them in
+        mode ``"L"`` (no channel axis, or 1 channel) or ``"RGB"`` (3)
+        centre-cropped to it. ``None`` is ``ImageReader()``, whose unset
+        size and mode are the network's (224x224 RGB for the pretrained
+        backbones) or else those of the first training file.
+        ``sample_shape_`` is the shape in use, which ``transform`` reads
+        files to. 3-D and 4-D arrays are images already.
     loss : {"multi_similarity", "triplet", "contrastive", "binary", \
             "cosface"} or torch.nn.Module, default="multi_similarity"
         ``"multi_similarity"``: :class:`~sksiamese.losses.MultiSimilarityLoss`
@@ -279,7 +282,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     width)`` grayscale images, 4-D arrays ``(n, height, width, channels)``
     colour images, channels last. ``uint8`` values are scaled to [0, 1].
     An :class:`numpy.memmap` is read a batch at a time; so is a sequence
-    of image file paths, decoded by ``reader`` as ``uint8`` images (see
+    of image file paths, decoded as ``uint8`` images by ``input_shape`` (see
     :mod:`sksiamese.images`), so that a model fitted on files transforms
     an array of the same images alike.
 
@@ -309,8 +312,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "network_params": [dict, None],
         "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "normalize": ["boolean"],
-        "input_shape": [tuple, list, None],
-        "reader": [ImageReader, None],
+        "input_shape": [tuple, list, ImageReader, None],
         "loss": [StrOptions(set(LOSSES)), nn.Module, type],
         "margin": [
             StrOptions({"auto"}),
@@ -344,7 +346,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         embedding_dim=64,
         normalize=True,
         input_shape=None,
-        reader=None,
         loss="multi_similarity",
         margin="auto",
         miner="auto",
@@ -371,7 +372,6 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.embedding_dim = embedding_dim
         self.normalize = normalize
         self.input_shape = input_shape
-        self.reader = reader
         self.loss = loss
         self.margin = margin
         self.miner = miner
@@ -500,13 +500,15 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return bool(self.warm_start) and hasattr(self, "net_")
 
     def _files(self, fitting):
-        """How file paths become samples: read by ``reader`` (unset size and
-        mode from the network or the first file), to the fitted shape later."""
+        """How file paths become samples: read by ``input_shape`` (unset size
+        and mode from the network or the first file), to the fitted shape later."""
         shape = None if fitting else self.sample_shape_
         default = network_image_defaults(self.network)
-        return lambda paths: files_as_samples(
-            paths, self.reader, shape, self.input_shape, default
-        )
+        return lambda paths: files_as_samples(paths, self.input_shape, shape, default)
+
+    def _row_shape(self):
+        """The image shape of rows, or None (an ImageReader reads files only)."""
+        return None if isinstance(self.input_shape, ImageReader) else self.input_shape
 
     def _validate_training_samples(self, X, name="X"):
         if not self._warm():
@@ -540,7 +542,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net_shape = self.network_input_shape_
         else:
             self.device_ = resolve_device(self.device)
-            net_shape = network_input_shape(self.sample_shape_, self.input_shape)
+            net_shape = network_input_shape(self.sample_shape_, self._row_shape())
         augment = training_augment(self.augment, net_shape)
         train, valid = make_sets(net_shape, seeds)
         if self.max_epochs == 0:
@@ -645,33 +647,15 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self.validation_fraction
 
     def _class_sets(self, X, codes, net_shape, seeds):
-        try:
-            return class_sets(
-                X,
-                codes,
-                net_shape,
-                seeds,
-                self._tuples_kind(),
-                self.m_per_class,
-                self._validation_fraction(),
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"validation_fraction={self._validation_fraction()} {exc} Raise "
-                "it, or set it to None when classes are this small."
-            ) from None
+        kind, fraction = self._tuples_kind(), self._validation_fraction()
+        return class_sets(X, codes, net_shape, seeds, kind, self.m_per_class, fraction)
 
     def _pair_sets(self, X, index, same, net_shape, seeds):
         return pair_sets(X, index, same, net_shape, seeds, self._validation_fraction())
 
     def _check_batch_size(self):
-        if self._tuples_kind() == "batches" and self.batch_size < 2 * self.m_per_class:
-            raise ValueError(
-                f"batch_size={self.batch_size} cannot hold two classes of "
-                f"m_per_class={self.m_per_class} samples, and a balanced batch "
-                "needs two to form negative pairs. Set batch_size to at least "
-                f"{2 * self.m_per_class}, or lower m_per_class."
-            )
+        if self._tuples_kind() == "batches":
+            check_balanced_batch(self.batch_size, self.m_per_class)
 
     def _loss_needs_classes(self):
         return learns_proxies(self.loss)

@@ -39,6 +39,7 @@ __all__ = [
     "PresetSplit",
     "SampleSet",
     "SiameseNet",
+    "check_balanced_batch",
     "class_sets",
     "embed",
     "iterate_rows",
@@ -517,6 +518,17 @@ def loading(train, valid, augment, seed, channels_last, num_workers):
             part.close()
 
 
+def check_balanced_batch(batch_size, m_per_class):
+    """A class-balanced batch holds at least two classes."""
+    if batch_size < 2 * m_per_class:
+        raise ValueError(
+            f"batch_size={batch_size} cannot hold two classes of "
+            f"m_per_class={m_per_class} samples, and a balanced batch "
+            "needs two to form negative pairs. Set batch_size to at least "
+            f"{2 * m_per_class}, or lower m_per_class."
+        )
+
+
 def class_sets(X, codes, net_shape, seeds, kind, m_per_class, fraction=None):
     """The training set, and the validation set or None, of a fit on class
     codes: ``fraction`` of each class held out for validation.
@@ -531,7 +543,9 @@ def class_sets(X, codes, net_shape, seeds, kind, m_per_class, fraction=None):
             train_idx, valid_idx = stratified_holdout(codes, fraction, split_rng)
         except ValueError:
             raise ValueError(
-                "leaves fewer than 2 classes with 2 or more validation samples."
+                f"validation_fraction={fraction} leaves fewer than 2 classes with "
+                "2 or more validation samples. Raise it, or set it to None when "
+                "classes are this small."
             ) from None
         valid = SampleSet(
             X, codes, valid_idx, net_shape, kind, int(seeds[2]), True, m_per_class

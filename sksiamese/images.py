@@ -60,6 +60,7 @@ __all__ = [
     "as_paths",
     "check_files_exist",
     "files_as_samples",
+    "reader_of",
 ]
 
 #: File name endings read as images by :func:`sksiamese.datasets.load_image_folder`.
@@ -456,38 +457,48 @@ def reader_for_shape(reader, sample_shape):
     return ImageReader(shape[:2], mode=mode, fit=reader.fit)
 
 
-def files_as_samples(
-    paths, reader, sample_shape=None, input_shape=None, default=(None, None)
-):
+def reader_of(input_shape):
+    """The :class:`ImageReader` of an estimator's ``input_shape``: itself, one
+    for a shape ``(height, width[, channels])``, or ``ImageReader()``."""
+    if isinstance(input_shape, ImageReader):
+        return input_shape
+    if input_shape is None:
+        return ImageReader()
+    shape = tuple(input_shape)
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] not in (1, 3)):
+        raise ValueError(
+            f"input_shape={input_shape!r} cannot be the shape image files are "
+            "read to: give (height, width) for grayscale, (height, width, 3) "
+            "for RGB, or an ImageReader."
+        )
+    mode = "RGB" if len(shape) == 3 and shape[2] == 3 else "L"
+    return ImageReader(shape[:2], mode=mode)
+
+
+def files_as_samples(paths, input_shape, sample_shape=None, default=(None, None)):
     """Image files as the samples of an estimator, an :class:`ImageFiles`.
 
     Parameters
     ----------
     paths : ndarray of str
         The files.
-    reader : ImageReader or None
-        The estimator's reader (``None``: ``ImageReader()``).
+    input_shape : tuple of int, ImageReader or None
+        The estimator's ``input_shape``, see :func:`reader_of`.
     sample_shape : tuple of int, default=None
         The fitted samples' shape, which the files are read to; ``None`` in
         a new fit, where the reader's unset size and mode come from
         ``default``, or else from the first file.
-    input_shape : tuple of int, default=None
-        The estimator's ``input_shape``: the image shape of fitted rows.
     default : (size, mode), default=(None, None)
         What the network asks for, see :class:`ImageReader.resolve`.
     """
+    reader = reader_of(input_shape)
     if sample_shape is None:
-        if input_shape is not None:
-            raise ValueError(
-                f"input_shape={input_shape!r} gives the image shape of the rows "
-                "of a 2-D array; image files are read to the size of the "
-                "reader instead: set reader=ImageReader(size=(height, width)) "
-                "and leave input_shape=None."
-            )
-        reader = ImageReader() if reader is None else reader
-        return ImageFiles(paths, reader.resolve(paths[0], *default))
+        layout = None
+        if not isinstance(input_shape, ImageReader) and input_shape is not None:
+            layout = tuple(int(s) for s in input_shape)
+        return ImageFiles(paths, reader.resolve(paths[0], *default), layout)
     shape = tuple(sample_shape)
-    if len(shape) == 1 and input_shape is not None:
+    if len(shape) == 1 and not isinstance(input_shape, ImageReader | None):
         shape = tuple(int(s) for s in input_shape)
     fitted = reader_for_shape(reader, shape)
     if fitted is None:
@@ -495,6 +506,6 @@ def files_as_samples(
             f"The estimator was fitted on samples of shape {tuple(sample_shape)}"
             ", which image files cannot be read as (they read as grayscale "
             "(height, width) or RGB (height, width, 3) images, in the mode of "
-            "the reader). Pass samples laid out as in fit."
+            "its input_shape). Pass samples laid out as in fit."
         )
     return ImageFiles(paths, fitted, tuple(sample_shape))

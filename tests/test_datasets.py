@@ -243,7 +243,7 @@ def test_load_image_folder_feeds_the_embedder(image_tree):
     emb = SiameseEmbedder(**params).fit(data.filenames, data.target)
     assert emb.sample_shape_ == (6, 6)  # the first file, cats' y.bmp, is gray
     assert emb.transform(data.filenames).shape == (5, 4)
-    emb = SiameseEmbedder(reader=ImageReader(mode="RGB"), **params)
+    emb = SiameseEmbedder(input_shape=ImageReader(mode="RGB"), **params)
     assert emb.fit(data.filenames, data.target).sample_shape_ == (6, 6, 3)
 
 

@@ -245,7 +245,7 @@ def test_files_of_any_size_are_read_to_the_reader_size(tmp_path):
         for i, s in enumerate(sizes)
     ]
     y = np.repeat(np.arange(4), 4)
-    emb = fast(max_epochs=1, reader=ImageReader(size=(16, 24)), batch_size=8)
+    emb = fast(max_epochs=1, input_shape=ImageReader(size=(16, 24)), batch_size=8)
     emb.fit(paths, y)
     assert emb.sample_shape_ == (16, 24, 3)
     assert emb.transform(paths[:3]).shape == (3, 8)
@@ -306,8 +306,16 @@ def test_files_and_arrays_of_other_shapes(digit_images, digit_files):
     np.testing.assert_array_equal(
         rows.transform(digit_files), rows.transform(X.reshape(len(X), -1))
     )
-    with pytest.raises(ValueError, match="input_shape.*reader"):
-        fast(input_shape=(8, 8)).fit(digit_files, y)
+
+
+def test_a_shape_as_input_shape_reads_files_to_it(digit_images, digit_files):
+    X, y = digit_images
+    emb = fast(max_epochs=1, input_shape=(12, 12, 3)).fit(digit_files, y)
+    assert emb.sample_shape_ == (12, 12, 3)
+    emb = fast(max_epochs=1, input_shape=(8, 8)).fit(digit_files, y)
+    np.testing.assert_array_equal(emb.transform(digit_files), emb.transform(X))
+    with pytest.raises(ValueError, match=r"input_shape=\(8, 8, 4\) cannot be"):
+        fast(input_shape=(8, 8, 4)).fit(digit_files, y)
 
 
 # ---- scikit-learn's tools split paths as they split arrays -----------------
@@ -319,24 +327,25 @@ def test_pipeline_cross_validation_and_grid_search_on_paths(digit_images, digit_
     pipe = make_pipeline(fast(max_epochs=1), KNeighborsClassifier(1))
     scores = cross_val_score(pipe, paths, y, cv=2)
     assert scores.shape == (2,) and np.all(scores > 0.1)
-    grid = {"siameseembedder__reader": [None, ImageReader(size=12)]}
+    grid = {"siameseembedder__input_shape": [None, ImageReader(size=12)]}
     search = GridSearchCV(pipe, grid, cv=2).fit(np.array(paths, object), y)
     assert search.best_estimator_[0].sample_shape_ in [(8, 8), (12, 12)]
 
 
 def test_reader_is_a_parameter_like_any_other(digit_images, digit_files, tmp_path):
     X, y = digit_images
-    emb = fast(max_epochs=1, reader=ImageReader(size=8, mode="L"))
+    emb = fast(max_epochs=1, input_shape=ImageReader(size=8, mode="L"))
     copy = clone(emb)
-    assert copy.reader == emb.reader and copy.reader is not emb.reader
-    copy.set_params(reader__size=10)
-    assert copy.reader.size == 10 and emb.reader.size == 8
+    assert copy.input_shape == emb.input_shape
+    assert copy.input_shape is not emb.input_shape
+    copy.set_params(input_shape__size=10)
+    assert copy.input_shape.size == 10 and emb.input_shape.size == 8
     emb.fit(digit_files, y)
     back = pickle.loads(pickle.dumps(emb))
     np.testing.assert_array_equal(back.transform(digit_files), emb.transform(X))
     save_model(emb, tmp_path / "model.zip")
     loaded = load_model(tmp_path / "model.zip")
-    assert loaded.reader == emb.reader
+    assert loaded.input_shape == emb.input_shape
     np.testing.assert_array_equal(
         loaded.transform(digit_files), emb.transform(digit_files)
     )

@@ -315,7 +315,7 @@ def test_efficientnet_lite0_trains_only_its_last_block_and_head(tmp_path):
     y = np.repeat(np.arange(3), 4)
     emb = SiameseEmbedder(
         network="efficientnet_lite0",
-        reader=ImageReader(size=32),
+        input_shape=ImageReader(size=32),
         embedding_dim=8,
         max_epochs=1,
         batch_size=12,
