@@ -19,6 +19,7 @@ and the fastest run of each is shown (on a shared machine, the others'
 load otherwise decides the ratios).
 
     python benchmarks/bench_files.py [--n 50000] [--workers 2] [--repeat 1]
+                                     [--n-threads N]
 """
 
 import argparse
@@ -124,13 +125,17 @@ def samples(root, kind):
     return data.filenames, data.target
 
 
-def worker(root, kind, workers, epochs):
+def worker(root, kind, workers, epochs, threads):
     from sksiamese import SiameseEmbedder
 
     with PeakMemory() as memory:
         X, y = samples(Path(root), kind)
         emb = SiameseEmbedder(
-            max_epochs=epochs, num_workers=workers, device="cpu", random_state=0
+            max_epochs=epochs,
+            num_workers=workers,
+            n_threads=threads,
+            device="cpu",
+            random_state=0,
         )
         start = time.perf_counter()
         emb.fit(X, y)
@@ -150,10 +155,10 @@ def worker(root, kind, workers, epochs):
     )
 
 
-def run(root, kind, workers, epochs):
+def run(root, kind, workers, epochs, threads):
     args = [sys.executable, __file__, "--worker", str(root), kind, str(workers)]
     out = subprocess.run(
-        [*args, str(epochs)], capture_output=True, text=True, check=True
+        [*args, str(epochs), str(threads)], capture_output=True, text=True, check=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -164,12 +169,16 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="best of, per config")
+    parser.add_argument(
+        "--n-threads", type=int, default=None, help="torch threads of the fits"
+    )
     parser.add_argument("--dir", default=None, help="where to write (a temp dir)")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        root, kind, workers, epochs = args.worker
-        worker(root, kind, int(workers), int(epochs))
+        root, kind, workers, epochs, threads = args.worker
+        threads = None if threads == "None" else int(threads)
+        worker(root, kind, int(workers), int(epochs), threads)
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp) / "digits"
@@ -184,13 +193,14 @@ def main():
         runs = {name: [] for name, _, _ in configs}
         for _ in range(args.repeat):  # interleaved, so that load changes hit all
             for name, kind, w in configs:
-                runs[name].append(run(root, kind, w, args.epochs))
+                runs[name].append(run(root, kind, w, args.epochs, args.n_threads))
     results = [
         (name, max(r, key=lambda one: one["images_per_s"])) for name, r in runs.items()
     ]
     base = results[0][1]["images_per_s"]
     print(
-        f"one epoch of SiameseEmbedder() on {args.n} images, CPU, best of {args.repeat}"
+        f"one epoch of SiameseEmbedder(n_threads={args.n_threads}) on {args.n} "
+        f"images, CPU, best of {args.repeat}"
     )
     rows = [
         (
