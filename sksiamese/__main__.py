@@ -65,7 +65,9 @@ def _parser():
         "(sksiamese_output/digits_embeddings.npz); a folder: the folder of "
         "results (sksiamese_output/<folder name>)",
     )
-    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="digits: 20, a folder: 5"
+    )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(
         "--verbose", type=int, default=None, help="0 or 1 (a folder: 1)"
@@ -76,11 +78,30 @@ def _parser():
         help="a folder: 'efficientnet_lite0' when installed, else 'conv'",
     )
     parser.add_argument(
-        "--image-size", type=int, default=None, help="a folder: 224 pretrained, 64"
+        "--image-size",
+        type=int,
+        default=None,
+        help="a folder: the side of the square images are read to "
+        "(224 for efficientnet_lite0, else 64)",
     )
-    parser.add_argument("--num-workers", type=int, default=None)
-    parser.add_argument("--test-size", type=float, default=0.25)
-    parser.add_argument("--queries", type=int, default=6)
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        help="a folder: processes that read the files (2, or 1 on one core)",
+    )
+    parser.add_argument(
+        "--test-size",
+        type=float,
+        default=0.25,
+        help="a folder: the share of each class held out as queries",
+    )
+    parser.add_argument(
+        "--queries",
+        type=int,
+        default=6,
+        help="a folder: held-out images drawn with their nearest neighbours",
+    )
     return parser
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "gather_rows",
     "is_lazy",
     "network_input_shape",
+    "rows_to_batch",
     "take_rows",
     "to_batch",
     "validate_samples",

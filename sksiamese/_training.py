@@ -7,8 +7,9 @@ gathers only the distinct samples those tuples name. Nothing copies ``X``.
 Each epoch is planned in the main process: the index tuples of every batch
 and the seed of its distortions. Loading a planned batch (reading a
 memmap's rows, decoding image files, distorting) happens there too, or in
-DataLoader worker processes with ``num_workers``; either way the batches
-are the same, so results do not depend on the number of workers.
+DataLoader worker processes with ``num_workers`` (:mod:`._loading`);
+either way the batches are the same, so results do not depend on the
+number of workers.
 """
 
 import contextlib
@@ -19,7 +20,8 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from torch import nn
 
-from ._data import gather_rows, is_lazy, rows_to_batch, to_batch
+from ._data import rows_to_batch, to_batch
+from ._loading import Reopened, Workers, iterate_rows, picklable, reopen
 from ._monitor import NonFiniteGuard
 from .sampling import (
     ClassIndex,
@@ -42,7 +44,6 @@ __all__ = [
     "check_balanced_batch",
     "class_sets",
     "embed",
-    "iterate_rows",
     "loading",
     "output_width",
     "pair_sets",
@@ -173,102 +174,6 @@ def _as_channels_last(batch):
     n, c, h, w = batch.shape
     out = batch.new_empty((n, h, w, c)).permute(0, 3, 1, 2)
     return out.copy_(batch)
-
-
-def _as_is(batch):
-    """The collate function of planned batches: they are batches already."""
-    return batch
-
-
-class _Planned(torch.utils.data.Sampler):
-    """The specs of the batches of one pass, set before each pass."""
-
-    def __init__(self):
-        self.specs = []
-
-    def __iter__(self):
-        return iter(self.specs)
-
-    def __len__(self):
-        return len(self.specs)
-
-
-class _Loading(torch.utils.data.Dataset):
-    """What DataLoader workers call: ``load(spec)`` of a planned batch."""
-
-    def __init__(self, load):
-        self.load = load
-
-    def __getitem__(self, spec):
-        return self.load(spec)
-
-
-class Workers:
-    """DataLoader worker processes that load planned batches.
-
-    The workers start on the first pass and stay for the next ones; each
-    pass hands them its specs, in order, and they return the batches in
-    that order. Their own random state is seeded from a private generator,
-    so starting them leaves torch's global random state alone.
-
-    Parameters
-    ----------
-    load : callable
-        ``load(spec) -> batch``, run in the workers.
-    num_workers : int
-        Number of worker processes.
-    pin_memory : bool, default=False
-        Return batches in page-locked memory, for fast copies to a GPU.
-    """
-
-    def __init__(self, load, num_workers, pin_memory=False):
-        self.planned = _Planned()
-        self.loader = torch.utils.data.DataLoader(
-            _Loading(load),
-            batch_size=None,
-            sampler=self.planned,
-            num_workers=num_workers,
-            collate_fn=_as_is,
-            pin_memory=pin_memory,
-            persistent_workers=True,
-            generator=torch.Generator().manual_seed(0),
-        )
-
-    def run(self, specs):
-        """The batches of ``specs``, loaded by the workers."""
-        self.planned.specs = list(specs)
-        return iter(self.loader)
-
-    def close(self):
-        """Stop the worker processes."""
-        iterator = self.loader.__dict__.pop("_iterator", None)
-        self.loader._iterator = None
-        shutdown = getattr(iterator, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
-
-
-def _reopen_memmap(filename, dtype, shape, offset, order):
-    return np.memmap(
-        filename, dtype=dtype, mode="r", shape=shape, offset=offset, order=order
-    )
-
-
-def _picklable(X):
-    """What stands in for ``X`` in a pickle: a whole-file memmap is reopened
-    from its file in the process that unpickles it, instead of copied."""
-    import mmap
-
-    if isinstance(X, np.memmap) and isinstance(X.base, mmap.mmap) and X.filename:
-        order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
-        args = (X.filename, X.dtype, X.shape, X.offset, order)
-        return _Reopened(args)
-    return X
-
-
-class _Reopened:
-    def __init__(self, args):
-        self.args = args
 
 
 class SampleSet(torch.utils.data.Dataset):
@@ -424,12 +329,12 @@ class SampleSet(torch.utils.data.Dataset):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_workers", None)
-        state["X"] = _picklable(self.X)
+        state["X"] = picklable(self.X)
         return state
 
     def __setstate__(self, state):
-        if isinstance(state["X"], _Reopened):
-            state["X"] = _reopen_memmap(*state["X"].args)
+        if isinstance(state["X"], Reopened):
+            state["X"] = reopen(*state["X"].args)
         self.__dict__.update(state)
 
 
@@ -644,39 +549,6 @@ def output_width(module, net_shape, device="cpu"):
             return int(module(torch.zeros((2, *net_shape), device=device)).shape[1])
     finally:
         module.train(was_training)
-
-
-class _Rows:
-    """Gathers row blocks of samples, in DataLoader workers."""
-
-    def __init__(self, X):
-        self.X = X
-
-    def __call__(self, sl):
-        return torch.from_numpy(gather_rows(self.X, sl))
-
-    def __getstate__(self):
-        return {"X": _picklable(self.X)}
-
-    def __setstate__(self, state):
-        X = state["X"]
-        self.X = _reopen_memmap(*X.args) if isinstance(X, _Reopened) else X
-
-
-def iterate_rows(X, batch_size, num_workers=0, pin_memory=False):
-    """``(slice, rows)`` for consecutive blocks of ``batch_size`` samples of
-    ``X``, gathered (read, decoded) by ``num_workers`` worker processes when
-    ``X`` is lazy and there is more than one block."""
-    slices = [slice(s, s + batch_size) for s in range(0, len(X), batch_size)]
-    if not num_workers or len(slices) < 2 or not is_lazy(X):
-        for sl in slices:
-            yield sl, gather_rows(X, sl)
-        return
-    workers = Workers(_Rows(X), num_workers, pin_memory)
-    try:
-        yield from zip(slices, workers.run(slices), strict=True)
-    finally:
-        workers.close()
 
 
 def embed(module, X, net_shape, device, batch_size, channels_last=False, num_workers=0):

@@ -7,7 +7,10 @@ are an array of shape ``(n_pairs, 2)`` of paths. The files are decoded a
 batch at a time, never all at once, in DataLoader worker processes when
 the embedder's ``num_workers`` asks for them.
 
-One small object, :class:`ImageReader`, says how a file becomes pixels:
+One small object, :class:`ImageReader`, says how a file becomes pixels;
+:class:`~sksiamese.SiameseEmbedder` takes it as its ``input_shape`` (the
+image each sample becomes, as a shape is for flat rows), and the verifier
+and the gallery use their embedder's:
 
 1. **Orientation.** The EXIF orientation tag of photos is applied, so a
    portrait photo is upright.
@@ -489,7 +492,7 @@ def files_as_samples(paths, input_shape, sample_shape=None, default=(None, None)
         a new fit, where the reader's unset size and mode come from
         ``default``, or else from the first file.
     default : (size, mode), default=(None, None)
-        What the network asks for, see :class:`ImageReader.resolve`.
+        What the network asks for, see :meth:`ImageReader.resolve`.
     """
     reader = reader_of(input_shape)
     if sample_shape is None:
