@@ -60,10 +60,6 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageFiles",
     "ImageReader",
-    "as_paths",
-    "check_files_exist",
-    "files_as_samples",
-    "reader_of",
 ]
 
 #: File name endings read as images by :func:`sksiamese.datasets.load_image_folder`.
