@@ -85,7 +85,7 @@ X, y = data.filenames, data.target
 held_out = np.isin(y, rng.permutation(len(data.target_names))[:40])
 X_train, y_train = X[~held_out], y[~held_out]
 X_test, y_test = X[held_out], y[held_out]
-print(data.DESCR)
+print(f"{len(data.filenames)} images in {len(data.target_names)} classes")
 print(f"training: {len(X_train)} photos of {len(np.unique(y_train))} regions")
 print(f"held out: {len(X_test)} photos of {len(np.unique(y_test))} regions")
 
