@@ -265,3 +265,37 @@ def check_scores(scores, n_pairs, name="scores"):
             f"got shape {s.shape}."
         )
     return s
+
+
+def is_int(value):
+    """Whether ``value`` is an integer (and not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_image_size(value, name, none_means, shown=""):
+    """An image size as ``(height, width)``, or None; anything else refused.
+
+    ``value`` may be None, a positive int (square images) or a pair of
+    positive ints; ``name`` and ``none_means`` (what None stands for) and
+    ``shown`` (what precedes the value in the message) word the error.
+    """
+    if value is None:
+        return None
+    sides = (value, value) if is_int(value) else value
+    if (
+        isinstance(sides, tuple | list)
+        and len(sides) == 2
+        and all(is_int(s) and s >= 1 for s in sides)
+    ):
+        return int(sides[0]), int(sides[1])
+    raise ValueError(
+        f"{name} must be None ({none_means}), a positive int (square images) "
+        f"or a (height, width) pair of positive ints; got {shown}{value!r}."
+    )
+
+
+def unreadable_reason(exc, Image):
+    """Why PIL could not read an image, in words, from the error it raised."""
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return "PIL cannot identify an image in it"
+    return f"{type(exc).__name__}: {exc}"

@@ -40,7 +40,6 @@ Build a two-character, Omniglot-shaped archive and read it back:
 
 import csv
 import io
-import numbers
 import os
 import warnings
 import zipfile
@@ -50,6 +49,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._utils import check_image_size, is_int, unreadable_reason
 from .images import IMAGE_EXTENSIONS, check_files_exist
 
 __all__ = ["load_image_csv", "load_image_folder", "load_omniglot"]
@@ -57,24 +57,7 @@ __all__ = ["load_image_csv", "load_image_folder", "load_omniglot"]
 
 def _image_size(image_size):
     """``image_size`` as ``(height, width)``, or None; anything else refused."""
-    if image_size is None:
-        return None
-    sides = (image_size,) * 2 if _is_int(image_size) else image_size
-    if (
-        isinstance(sides, tuple | list)
-        and len(sides) == 2
-        and all(_is_int(s) and s >= 1 for s in sides)
-    ):
-        return int(sides[0]), int(sides[1])
-    raise ValueError(
-        "image_size must be None (keep the original size), a positive int "
-        "(square images) or a (height, width) pair of positive ints; got "
-        f"{image_size!r}."
-    )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return check_image_size(image_size, "image_size", "keep the original size")
 
 
 def _omniglot_files(path):
@@ -128,10 +111,7 @@ def _read_png(read, where, size, Image):
                 img = img.resize((size[1], size[0]), Image.Resampling.BOX)
             return np.asarray(img, dtype=np.uint8)
     except _UNREADABLE as exc:
-        if isinstance(exc, Image.UnidentifiedImageError):
-            why = "PIL cannot identify an image in it"
-        else:
-            why = f"{type(exc).__name__}: {exc}"
+        why = unreadable_reason(exc, Image)
         raise ValueError(
             f"Cannot read the image file {where} ({why}). The file is damaged, "
             "truncated or not an image: remove it or re-download the data set."
@@ -367,7 +347,7 @@ def load_image_folder(root, *, extensions=None, follow_links=False):
 def _column(names, width, column, which, path):
     """Position of a column given by name (of the header ``names``) or
     position (below ``width``)."""
-    if isinstance(column, numbers.Integral) and not isinstance(column, bool):
+    if is_int(column):
         if 0 <= column < width:
             return int(column)
     elif names is not None and column in names:

@@ -49,12 +49,13 @@ Examples
 (20, 20, 3)
 """
 
-import numbers
 import os
 import struct
 import zlib
 
 import numpy as np
+
+from ._utils import check_image_size, is_int, unreadable_reason
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -84,25 +85,13 @@ _SIXTEEN_BIT = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 _ORIENTATION = 0x0112
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _check_size(size):
     """``size`` as ``(height, width)`` or None; anything else refused."""
-    if size is None:
-        return None
-    sides = (size, size) if _is_int(size) else size
-    if (
-        isinstance(sides, tuple | list)
-        and len(sides) == 2
-        and all(_is_int(s) and s >= 1 for s in sides)
-    ):
-        return int(sides[0]), int(sides[1])
-    raise ValueError(
-        "ImageReader size must be None (the size of the network, or else of "
-        "the first training image), a positive int (square images) or a "
-        f"(height, width) pair of positive ints; got size={size!r}."
+    return check_image_size(
+        size,
+        "ImageReader size",
+        "the size of the network, or else of the first training image",
+        "size=",
     )
 
 
@@ -269,11 +258,7 @@ def _open(path):
             img = ImageOps.exif_transpose(img)
         return img
     except _decoding_errors(Image) as exc:
-        if isinstance(exc, Image.UnidentifiedImageError):
-            why = "PIL cannot identify an image in it"
-        else:
-            why = f"{type(exc).__name__}: {exc}"
-        raise _unreadable(path, why) from exc
+        raise _unreadable(path, unreadable_reason(exc, Image)) from exc
 
 
 def _peek(path):
@@ -419,7 +404,7 @@ class ImageFiles:
         return len(self.paths)
 
     def __getitem__(self, key):
-        if _is_int(key) or isinstance(key, np.integer):
+        if is_int(key) or isinstance(key, np.integer):
             return self._read(self.paths[key])
         paths = self.paths[key]
         out = np.empty((len(paths), *self.sample_shape), dtype=np.uint8)

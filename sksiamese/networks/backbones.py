@@ -78,6 +78,27 @@ def _resnet50(weights):
     return models.resnet50(weights=weights), True
 
 
+def _trainable(trainable_layers, names, auto, what):
+    """The list of parts a ``trainable_layers`` parameter names: ``"auto"``
+    (``auto``), ``"all"`` (``names``), one name, or a list of them; a name
+    that is not one of ``names`` (the backbone's ``what``) is refused."""
+    if isinstance(trainable_layers, str):
+        if trainable_layers == "auto":
+            trainable_layers = auto
+        elif trainable_layers == "all":
+            trainable_layers = names
+        else:
+            trainable_layers = [trainable_layers]
+    trainable_layers = list(trainable_layers)
+    unknown = sorted(set(trainable_layers) - set(names))
+    if unknown:
+        raise ValueError(
+            f"trainable_layers names unknown {what} {unknown}; choose among "
+            f"{names}, or 'all'."
+        )
+    return trainable_layers
+
+
 def _adapt_first_conv(conv, channels):
     """``conv`` (any ``nn.Conv2d``) for ``channels`` input channels, from RGB
     weights.
@@ -216,20 +237,8 @@ class ResNet50(nn.Module):
         self.train()
 
     def _freeze(self, trainable_layers, pretrained):
-        if isinstance(trainable_layers, str):
-            if trainable_layers == "auto":
-                trainable_layers = ["layer4"] if pretrained else list(_BLOCKS)
-            elif trainable_layers == "all":
-                trainable_layers = list(_BLOCKS)
-            else:
-                trainable_layers = [trainable_layers]
-        trainable_layers = list(trainable_layers)
-        unknown = sorted(set(trainable_layers) - set(_BLOCKS))
-        if unknown:
-            raise ValueError(
-                f"trainable_layers names unknown blocks {unknown}; choose among "
-                f"{list(_BLOCKS)}, or 'all'."
-            )
+        auto = ["layer4"] if pretrained else list(_BLOCKS)
+        trainable_layers = _trainable(trainable_layers, list(_BLOCKS), auto, "blocks")
         for name in _BLOCKS:
             getattr(self.resnet, name).requires_grad_(name in trainable_layers)
         return trainable_layers
@@ -410,20 +419,8 @@ class EfficientNetLite0(nn.Module):
 
     def _freeze(self, trainable_layers, pretrained):
         names = list(self._groups)
-        if isinstance(trainable_layers, str):
-            if trainable_layers == "auto":
-                trainable_layers = ["block7", "top"] if pretrained else names
-            elif trainable_layers == "all":
-                trainable_layers = names
-            else:
-                trainable_layers = [trainable_layers]
-        trainable_layers = list(trainable_layers)
-        unknown = sorted(set(trainable_layers) - set(names))
-        if unknown:
-            raise ValueError(
-                f"trainable_layers names unknown parts {unknown}; choose among "
-                f"{names}, or 'all'."
-            )
+        auto = ["block7", "top"] if pretrained else names
+        trainable_layers = _trainable(trainable_layers, names, auto, "parts")
         for name, modules in self._groups.items():
             for module in modules:
                 module.requires_grad_(name in trainable_layers)
