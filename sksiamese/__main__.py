@@ -269,24 +269,23 @@ def _draw_neighbors(embedder, embeddings, files, labels, train, held, args, path
 
     matplotlib.use("Agg")
     from .images import ImageReader
-    from .metrics import kneighbors
     from .plotting import NeighborsDisplay
 
     rng = np.random.default_rng(args.random_state)
     queries = np.sort(
         rng.choice(held, size=min(args.queries, len(held)), replace=False)
     )
-    k = min(5, len(train))
-    distances, found = kneighbors(embeddings[queries], embeddings[train], n_neighbors=k)
-    thumbnails = ImageReader(size=96, mode="RGB", fit=embedder.input_shape.fit)
-    read = lambda rows: np.stack([thumbnails.read(files[i]) for i in rows])  # noqa: E731
-    display = NeighborsDisplay(
-        read(queries),
-        read(train[found.ravel()]).reshape(len(queries), k, 96, 96, 3),
-        distances,
+    display = NeighborsDisplay.from_embeddings(
+        embeddings[queries],
+        embeddings[train],
+        files[queries],
+        files[train],
         query_labels=labels[queries],
-        neighbor_labels=labels[train[found]],
-    ).plot(title="nearest training images of held-out images")
+        gallery_labels=labels[train],
+        n_neighbors=min(5, len(train)),
+        image_shape=ImageReader(size=96, mode="RGB", fit=embedder.input_shape.fit),
+        title="nearest training images of held-out images",
+    )
     display.figure_.savefig(path, dpi=80)
     return len(queries)
 

@@ -27,14 +27,13 @@ Two kinds of samples are read lazily, a batch at a time:
 """
 
 import numbers
-import os
 
 import numpy as np
 import torch
 from sklearn.utils.validation import _check_feature_names, check_array
 
 from ._utils import check_labels, unique_codes
-from .images import ImageFiles, as_paths, check_files_exist
+from .images import ImageFiles, as_path_pairs, as_paths, check_files_exist
 
 __all__ = [
     "LazyRows",
@@ -215,28 +214,6 @@ def _shape_changed(estimator, name, shape):
     )
 
 
-def _path_pairs(pairs):
-    """Pairs of file paths as an object array of shape (n_pairs, 2), or None."""
-    if isinstance(pairs, list | tuple):
-        first = pairs[0] if len(pairs) else None
-        if not (
-            isinstance(first, list | tuple | np.ndarray)
-            and len(first)
-            and isinstance(first[0], str | os.PathLike)
-        ):
-            return None
-    elif not (hasattr(pairs, "dtype") and pairs.dtype.kind in "USO"):
-        return None
-    try:
-        array = np.asarray(pairs, dtype=object)
-    except ValueError:  # ragged
-        return None
-    if array.ndim != 2 or array.shape[1] != 2:
-        return None
-    flat = as_paths(list(array.ravel()), "pairs")
-    return None if flat is None else flat.reshape(array.shape)
-
-
 def check_pairs(pairs, sample_shape=None, estimator=None):
     """``pairs`` as an array of shape ``(n_pairs, 2, *sample_shape)``.
 
@@ -250,7 +227,7 @@ def check_pairs(pairs, sample_shape=None, estimator=None):
     estimator : estimator, default=None
         Named in the error when the sample shape differs.
     """
-    paths = _path_pairs(pairs)
+    paths = as_path_pairs(pairs)
     if paths is not None:
         pairs = paths
     elif not hasattr(pairs, "shape") or not hasattr(pairs, "dtype"):

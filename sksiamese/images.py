@@ -345,6 +345,28 @@ def as_paths(X, name="X"):
     return paths
 
 
+def as_path_pairs(pairs):
+    """Pairs of file paths as an object array of shape (n_pairs, 2), or None."""
+    if isinstance(pairs, list | tuple):
+        first = pairs[0] if len(pairs) else None
+        if not (
+            isinstance(first, list | tuple | np.ndarray)
+            and len(first)
+            and isinstance(first[0], str | os.PathLike)
+        ):
+            return None
+    elif not (hasattr(pairs, "dtype") and pairs.dtype.kind in "USO"):
+        return None
+    try:
+        array = np.asarray(pairs, dtype=object)
+    except ValueError:  # ragged
+        return None
+    if array.ndim != 2 or array.shape[1] != 2:
+        return None
+    flat = as_paths(list(array.ravel()), "pairs")
+    return None if flat is None else flat.reshape(array.shape)
+
+
 def check_files_exist(paths, name="X"):
     """Refuse paths that name no file, before any training starts."""
     missing = [p for p in paths if not os.path.isfile(p)]

@@ -393,3 +393,68 @@ def test_one_shot_evaluation_on_paths(digit_images, digit_files):
     files = one_shot_evaluate(digit_files, y, **kw)
     array = one_shot_evaluate(X, y, **kw)
     assert files["accuracy"] == array["accuracy"]
+
+
+# ---- displays draw image files as the network reads them --------------------
+
+
+def test_neighbors_display_on_paths_draws_what_the_arrays_draw(
+    digit_images, digit_files
+):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from sksiamese.plotting import NeighborsDisplay
+
+    X, y = digit_images
+    paths = [str(p) for p in digit_files]
+    model = fast().fit(paths, y)
+    kw = dict(n_neighbors=3)
+    on_files = NeighborsDisplay.from_estimator(
+        model, paths[:4], paths[4:], y[:4], y[4:], **kw
+    )
+    on_arrays = NeighborsDisplay.from_estimator(model, X[:4], X[4:], y[:4], y[4:], **kw)
+    np.testing.assert_array_equal(on_files.neighbor_images, on_arrays.neighbor_images)
+    np.testing.assert_array_equal(on_files.query_images, X[:4])
+    np.testing.assert_allclose(on_files.distances, on_arrays.distances, atol=1e-5)
+    np.testing.assert_array_equal(on_files.neighbor_labels, on_arrays.neighbor_labels)
+    plt.close("all")
+
+
+def test_neighbors_display_reads_only_the_files_it_draws(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from sksiamese.plotting import NeighborsDisplay
+
+    rng = np.random.default_rng(0)
+    # colour photos of two sizes: all are drawn at the first query's size
+    query = save(tmp_path / "q.png", rng.integers(0, 255, (20, 30, 3), np.uint8))
+    near = save(tmp_path / "near.jpg", rng.integers(0, 255, (40, 60, 3), np.uint8))
+    gallery = [near, tmp_path / "missing.png", tmp_path / "gone.png"]
+    display = NeighborsDisplay.from_embeddings(
+        [[0.0]], [[0.1], [5.0], [9.0]], [query], gallery, n_neighbors=1
+    )
+    assert display.query_images.shape == (1, 20, 30, 3)
+    assert display.neighbor_images.shape == (1, 1, 20, 30, 3)
+    # a file that would be drawn is read, and named when it cannot be
+    with pytest.raises(ValueError, match="missing.png"):
+        NeighborsDisplay.from_embeddings(
+            [[0.0]], [[0.1], [5.0], [9.0]], [query], gallery, n_neighbors=2
+        )
+    plt.close("all")
+
+
+def test_pairs_display_on_path_pairs_draws_the_decoded_pairs(
+    digit_images, digit_files
+):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from sksiamese.plotting import PairsDisplay
+
+    X, _ = digit_images
+    pairs = [(str(digit_files[i]), str(digit_files[i + 1])) for i in range(0, 6, 2)]
+    display = PairsDisplay.from_predictions(pairs, [0.1, 0.5, 0.9], threshold=0.5)
+    np.testing.assert_array_equal(display.pairs, X[:6].reshape(3, 2, 8, 8))
+    plt.close("all")

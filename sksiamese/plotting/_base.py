@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .._utils import fill_doc
+from ..images import ImageReader, as_paths, reader_of
 
 # Colours for right and wrong answers.
 _RIGHT, _WRONG = "tab:green", "tab:red"
@@ -25,12 +26,16 @@ _fill_doc = fill_doc(
     cmap="""cmap : str or matplotlib colormap, default="gray"
             Colormap of grayscale images; all images share one intensity
             scale. Colour images are drawn as they are.""",
-    image_shape="""image_shape : tuple of int, default=None
+    image_shape="""image_shape : tuple of int or ImageReader, default=None
             Shape of one image, for flat rows; None reshapes rows of a
-            square length to square images.""",
-    estimator_image_shape="""image_shape : tuple of int, default=None
-            Shape of one image for flat rows; None uses the estimator's
-            ``input_shape`` when it has one, else square images.""",
+            square length to square images. Samples given as image file
+            paths are read to this size (an
+            :class:`~sksiamese.images.ImageReader` reads them its way);
+            None reads them at the first drawn file's size and mode.""",
+    estimator_image_shape="""image_shape : tuple of int or ImageReader, default=None
+            Shape of one image for flat rows, or the reader of image file
+            paths; None uses the estimator's ``input_shape`` when it has
+            one, else square images (files: the first drawn file's size).""",
     transformer="""estimator : object with ``transform``
             A fitted :class:`~sksiamese.SiameseEmbedder`, or any fitted
             transformer (a pipeline ending in one included).""",
@@ -150,12 +155,20 @@ def _check_threshold(threshold, what, low=-np.inf, high=np.inf, advice=""):
     return value
 
 
-def _as_images(X, image_shape=None, name="X"):
+def _as_images(X, image_shape=None, name="X", reader=None):
     """Samples as images: (n, height, width) or (n, height, width, 3 or 4).
 
-    2-D rows are reshaped to ``image_shape``, or to a square when their
-    length is a square number. A trailing channel axis of size 1 is dropped.
+    A sequence of image file paths is read with ``reader`` (see
+    :func:`_reader_for`). 2-D rows are reshaped to ``image_shape``, or to a
+    square when their length is a square number. A trailing channel axis of
+    size 1 is dropped.
     """
+    paths = as_paths(X, name)
+    if paths is not None:
+        reader = _reader_for(paths, image_shape) if reader is None else reader
+        return np.stack([reader.read(path) for path in paths])
+    if isinstance(image_shape, ImageReader):
+        image_shape = None  # arrays carry their own shape
     X = np.asarray(X)
     if X.ndim < 2:
         raise ValueError(
@@ -187,6 +200,32 @@ def _as_images(X, image_shape=None, name="X"):
         f"(n, height, width, channels) with 1, 3 or 4 channels last; got shape "
         f"{X.shape}."
     )
+
+
+def _reader_for(paths, image_shape):
+    """The reader that draws image files as the network reads them: the
+    estimator's :class:`~sksiamese.images.ImageReader` or image shape, its
+    unset size and mode taken from the first file, so that every image of a
+    display has one size."""
+    if image_shape is not None and not isinstance(image_shape, ImageReader):
+        shape = tuple(image_shape)
+        if len(shape) not in (2, 3):  # flat rows: the files' own size
+            image_shape = None
+    return reader_of(image_shape).resolve(paths[0])
+
+
+def _take(X, rows, name):
+    """Rows ``rows`` of samples ``X`` (paths, or an array), before they are
+    read: a display decodes only the image files it draws."""
+    paths = as_paths(X, name)
+    if paths is not None:
+        return paths[rows]
+    return np.asarray(X)[rows]
+
+
+def _n_samples(X, name):
+    paths = as_paths(X, name)
+    return len(paths) if paths is not None else len(np.asarray(X))
 
 
 def _embedder_of(estimator):

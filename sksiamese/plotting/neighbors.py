@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._utils import check_labels
+from ..images import as_paths
 from ._base import (
     _RIGHT,
     _WRONG,
@@ -14,6 +15,9 @@ from ._base import (
     _image_shape_of,
     _ImageScale,
     _label_text,
+    _n_samples,
+    _reader_for,
+    _take,
 )
 
 __all__ = ["NeighborsDisplay"]
@@ -219,11 +223,13 @@ class NeighborsDisplay(_Display):
         gallery_embeddings : array-like of shape (n_gallery, n_features)
             Embeddings searched. To search a collection for one of its own
             items, leave the item out of the gallery.
-        query_images : array-like of shape (n_queries, ...)
+        query_images : array-like of shape (n_queries, ...) or list of paths
             The queries as images: ``(height, width)`` or ``(height, width,
-            channels)`` each, or flat rows with ``image_shape``.
-        gallery_images : array-like of shape (n_gallery, ...)
-            The gallery as images, laid out like ``query_images``.
+            channels)`` each, flat rows with ``image_shape``, or the paths
+            of image files (read as ``image_shape`` says).
+        gallery_images : array-like of shape (n_gallery, ...) or list of paths
+            The gallery as images, or the paths of image files; only the
+            neighbours drawn are read.
         query_labels : array-like of shape (n_queries,), default=None
             Labels of the queries.
         gallery_labels : array-like of shape (n_gallery,), default=None
@@ -247,27 +253,37 @@ class NeighborsDisplay(_Display):
         distances, indices = kneighbors(
             query_embeddings, gallery_embeddings, n_neighbors=n_neighbors, metric=metric
         )
-        queries = _as_images(query_images, image_shape, "query_images")
-        gallery = _as_images(gallery_images, image_shape, "gallery_images")
-        if len(queries) != len(distances):
+        n_queries = _n_samples(query_images, "query_images")
+        n_gallery = _n_samples(gallery_images, "gallery_images")
+        if n_queries != len(distances):
             raise ValueError(
-                f"query_images has {len(queries)} images but query_embeddings "
+                f"query_images has {n_queries} images but query_embeddings "
                 f"has {len(distances)} rows."
             )
-        if len(gallery) != len(np.asarray(gallery_embeddings)):
+        if n_gallery != len(np.asarray(gallery_embeddings)):
             raise ValueError(
-                f"gallery_images has {len(gallery)} images but gallery_embeddings "
+                f"gallery_images has {n_gallery} images but gallery_embeddings "
                 f"has {len(np.asarray(gallery_embeddings))} rows."
             )
+        # only the images drawn are read: a gallery of files stays on disk
+        queries = _as_images(query_images, image_shape, "query_images")
+        reader = None
+        paths = as_paths(query_images, "query_images")
+        if paths is not None:
+            reader = _reader_for(paths, image_shape)
+        found = _as_images(
+            _take(gallery_images, indices.ravel(), "gallery_images"),
+            image_shape,
+            "gallery_images",
+            reader=reader,
+        )
         neighbor_labels = None
         if query_labels is not None and gallery_labels is not None:
-            gallery_labels = check_labels(
-                gallery_labels, len(gallery), "gallery_labels"
-            )
+            gallery_labels = check_labels(gallery_labels, n_gallery, "gallery_labels")
             neighbor_labels = gallery_labels[indices]
         display = cls(
             queries,
-            gallery[indices],
+            found.reshape(*indices.shape, *found.shape[1:]),
             distances,
             query_labels=query_labels,
             neighbor_labels=neighbor_labels,
@@ -296,10 +312,12 @@ class NeighborsDisplay(_Display):
         Parameters
         ----------
         {transformer}
-        X_query : array-like
-            Query samples, which are also the images drawn.
-        X_gallery : array-like
-            Gallery samples, laid out like ``X_query``.
+        X_query : array-like or list of paths
+            Query samples, which are also the images drawn: arrays, or the
+            paths of image files, read as the estimator reads them.
+        X_gallery : array-like or list of paths
+            Gallery samples, laid out like ``X_query``; of files, only the
+            neighbours drawn are read.
         y_query : array-like of shape (n_queries,), default=None
             Labels of the queries.
         y_gallery : array-like of shape (n_gallery,), default=None

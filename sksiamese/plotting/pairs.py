@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from .._utils import check_same
+from ..images import as_path_pairs
 from ._base import (
     _RIGHT,
     _WRONG,
@@ -202,8 +203,9 @@ class PairsDisplay(_Display):
         Parameters
         ----------
         pairs : array-like of shape (n_pairs, 2, ...)
-            The two samples of each pair, as images or as flat rows with
-            ``image_shape``.
+            The two samples of each pair, as images, as flat rows with
+            ``image_shape``, or as two image file paths each (read as
+            ``image_shape`` says).
         proba : array-like of shape (n_pairs,)
             ``P(same)`` of each pair (column 1 of ``predict_proba``), in
             [0, 1].
@@ -219,15 +221,21 @@ class PairsDisplay(_Display):
         -------
         display : PairsDisplay
         """
-        pairs = np.asarray(pairs)
-        if pairs.ndim < 3 or pairs.shape[1] != 2:
-            raise ValueError(
-                f"pairs must have shape (n_pairs, 2, ...); got {pairs.shape}."
+        paths = as_path_pairs(pairs)
+        if paths is not None:  # both images of a pair at one size
+            n = len(paths)
+            images = _as_images(list(paths.ravel()), image_shape, "pairs")
+        else:
+            pairs = np.asarray(pairs)
+            if pairs.ndim < 3 or pairs.shape[1] != 2:
+                raise ValueError(
+                    "pairs must have shape (n_pairs, 2, ...) or be pairs of "
+                    f"image file paths; got {pairs.shape}."
+                )
+            n = len(pairs)
+            images = _as_images(
+                pairs.reshape(2 * n, *pairs.shape[2:]), image_shape, "pairs"
             )
-        n = len(pairs)
-        images = _as_images(
-            pairs.reshape(2 * n, *pairs.shape[2:]), image_shape, "pairs"
-        )
         display = cls(
             images.reshape(n, 2, *images.shape[1:]),
             proba,
