@@ -19,6 +19,10 @@ four embeddings of the unseen people's photos:
   on the 30 people's files at ``--lite-size``, its default trainable parts
   (``block7``, ``top`` and the dense head), default loss (multi-similarity)
   and augmentation, ``--lite-epochs`` epochs at ``--lite-lr``;
+* EfficientNet-Lite0, linear head: the same embedder with the whole
+  backbone frozen and a linear head (``network_params={"trainable_layers":
+  [], "head": ()}``), ``--head-epochs`` epochs at ``--lite-lr``: a metric
+  learned on the frozen ImageNet features (0 epochs: no such row);
 * from scratch: ``SiameseEmbedder()`` (its default ConvNet, loss and
   augmentation) on the files at ``--small-size``, ``--epochs`` epochs.
 
@@ -33,7 +37,7 @@ gives means and standard deviations over the splits, and each error
 (1 - AUC, 1 - accuracy) as a ratio to raw pixels' error.
 
     python benchmarks/bench_orl_files.py [--data PATH] [--splits 8]
-        [--epochs 30] [--lite-epochs 10] [--n-threads 1]
+        [--epochs 30] [--lite-epochs 10] [--head-epochs 10] [--n-threads 1]
 """
 
 import argparse
@@ -107,11 +111,13 @@ def embedder(args, which, seed):
     from sksiamese.images import ImageReader
 
     common = dict(n_threads=args.n_threads, device="cpu", random_state=seed)
-    if which == "lite":
+    if which in ("lite", "head"):
+        frozen = {"trainable_layers": [], "head": ()} if which == "head" else None
         return SiameseEmbedder(
             "efficientnet_lite0",
+            network_params=frozen,
             input_shape=ImageReader(size=args.lite_size, mode="L"),
-            max_epochs=args.lite_epochs,
+            max_epochs=args.head_epochs if which == "head" else args.lite_epochs,
             lr=args.lite_lr,
             **common,
         )
@@ -133,9 +139,12 @@ def one_split(args, paths, y, seed):
     out["EfficientNet-Lite0 frozen"] = (*scores(E, y[test]), seconds)
     for name, which in [
         ("EfficientNet-Lite0 fine-tuned", "lite"),
+        ("EfficientNet-Lite0 linear head", "head"),
         ("ConvNet from scratch", "conv"),
     ]:
-        if which == "lite" and args.lite_epochs == 0:
+        if (which == "lite" and args.lite_epochs == 0) or (
+            which == "head" and args.head_epochs == 0
+        ):
             continue
         emb = embedder(args, which, seed)
         start = time.process_time()
@@ -157,6 +166,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=30, help="from scratch")
     parser.add_argument("--small-size", type=size, default=(56, 46), help="HxW")
     parser.add_argument("--lite-epochs", type=int, default=10)
+    parser.add_argument("--head-epochs", type=int, default=10)
     parser.add_argument("--lite-size", type=size, default=(112, 92), help="HxW")
     parser.add_argument("--lite-lr", type=float, default=1e-3)
     parser.add_argument("--n-threads", type=int, default=1)
@@ -188,7 +198,8 @@ def main():
         f"\nORL, {args.splits} random splits (30 train / 10 unseen people), "
         f"PNG files; raw and from scratch at {h}x{w} ({args.epochs} epochs), "
         f"EfficientNet-Lite0 at {lh}x{lw} (fine-tuned {args.lite_epochs} "
-        f"epochs, lr {args.lite_lr:g}); CPU, {args.n_threads} thread(s)"
+        f"epochs, linear head {args.head_epochs} epochs, lr {args.lite_lr:g}); "
+        f"CPU, {args.n_threads} thread(s)"
     )
     raw = np.asarray(results["raw pixels"])
     raw_err = 1 - raw[:, :2].mean(axis=0)
