@@ -44,8 +44,8 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
     hit rate@k, R-precision and MAP@R (see :mod:`sksiamese.metrics`);
     ``score`` returns the one named by ``scoring``, so the evaluator can be
     the last step of a pipeline tuned by
-    :class:`~sklearn.model_selection.GridSearchCV`. ``predict`` labels queries by a majority vote of their
-    ``k`` nearest gallery items, like
+    :class:`~sklearn.model_selection.GridSearchCV`. ``predict`` labels
+    queries by a majority vote of their ``k`` nearest gallery items, like
     :class:`~sklearn.neighbors.KNeighborsClassifier`.
 
     **Leave-one-out rule.** ``evaluate`` and ``score`` treat the queries as
