@@ -239,6 +239,19 @@ STATED_DEFAULTS = [
 ]
 
 
+def test_class_holdout_threshold_stated_is_the_codes():
+    from sksiamese import _verifier
+
+    n = _verifier._MIN_CLASSES_FOR_CLASS_HOLDOUT
+    words = {10: "ten"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = (DOCS / "user_guide.rst").read_text(encoding="utf-8")
+    assert re.findall(r"from (\d+) classes on", readme) == [str(n)]
+    assert re.findall(r"picks classes from (\w+) classes on", guide) == [
+        words.get(n, str(n))
+    ]
+
+
 def _literal(text):
     try:
         return ast.literal_eval(text)
