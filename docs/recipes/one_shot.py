@@ -12,8 +12,8 @@ from sksiamese.datasets import load_omniglot
 
 # 1. Classes to learn from, and classes that arrive later: handwritten
 #    characters of five Omniglot alphabets (20 drawings of each character).
-#    The network learns the characters of three alphabets and never sees
-#    one of the other two.
+#    The network learns the characters of three alphabets and never sees a
+#    character of the other two.
 data = Path(os.environ.get("SKSIAMESE_DATA", "../shared/data")) / "omniglot"
 omniglot = load_omniglot(data / "images_background_small1.zip", image_size=28)
 X, y = omniglot.images, omniglot.target  # (2720, 28, 28) uint8 images
