@@ -7,8 +7,10 @@ Build (from the project root; the examples are not run)::
 Set ``SKSIAMESE_DOCS_RUN_EXAMPLES=1`` to run the examples and put their
 pictures and output in the gallery (a few minutes), and
 ``SKSIAMESE_DOCS_INTERSPHINX=1`` to link names of Python, NumPy,
-scikit-learn, PyTorch and matplotlib to their documentation (needs network
-access).
+scikit-learn, PyTorch, skorch and matplotlib to their documentation (needs
+network access). A nitpicky build (``-n``) resolves every reference either
+way: without the inventories, references into those projects are the only
+ones let through unresolved.
 """
 
 import importlib
@@ -16,9 +18,13 @@ import inspect
 import os
 import pkgutil
 import re
+import sys
 import warnings
+from pathlib import Path
 
 import sksiamese
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 project = "sksiamese"
 copyright = "sksiamese contributors; BSD-3-Clause licence"
@@ -34,17 +40,23 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
+    "defaults_table",
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+]
 templates_path = ["_templates"]
 default_role = "literal"
 
 # -- API reference -----------------------------------------------------------
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -52,7 +64,9 @@ numpydoc_attributes_as_param_list = True
 
 # -- Pictures in the user guide ----------------------------------------------
 
-plot_include_source = True
+# The pictures of the user guide illustrate the text; the code that draws
+# them is not what the page is about, so it is left out of the page.
+plot_include_source = False
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 96)]
@@ -82,16 +96,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 # -- Links to other projects -------------------------------------------------
 
-if os.environ.get("SKSIAMESE_DOCS_INTERSPHINX", "0") == "1":
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+    "sklearn": ("https://scikit-learn.org/stable", None),
+    "torch": ("https://docs.pytorch.org/docs/stable", None),
+    "matplotlib": ("https://matplotlib.org/stable", None),
+    "skorch": ("https://skorch.readthedocs.io/en/stable", None),
+}
+intersphinx = os.environ.get("SKSIAMESE_DOCS_INTERSPHINX", "0") == "1"
+if intersphinx:
     extensions.append("sphinx.ext.intersphinx")
-    intersphinx_mapping = {
-        "python": ("https://docs.python.org/3", None),
-        "numpy": ("https://numpy.org/doc/stable", None),
-        "sklearn": ("https://scikit-learn.org/stable", None),
-        "torch": ("https://pytorch.org/docs/stable", None),
-        "matplotlib": ("https://matplotlib.org/stable", None),
-        "skorch": ("https://skorch.readthedocs.io/en/stable", None),
-    }
+else:
+    # Without network access the inventories of the projects above cannot
+    # be read, and only they resolve references into those projects. These
+    # references, and only these, are let through unresolved; with
+    # SKSIAMESE_DOCS_INTERSPHINX=1 they are checked like all others.
+    _EXTERNAL = ("sklearn", "numpy", "torch", "skorch", "matplotlib", "pathlib")
+    nitpick_ignore_regex = [
+        (r"py:.*", rf"({'|'.join(_EXTERNAL)})(\..*)?"),
+    ]
 
 # -- HTML ----------------------------------------------------------------------
 
@@ -171,6 +195,9 @@ def check_public_names_documented(app, env):
 _TRAILING_UNDERSCORE = re.compile(
     r"\b([A-Za-z][A-Za-z0-9_]*[A-Za-z0-9])_(?=[\s,.;:)\]]|$)"
 )
+# Inline literals and interpreted text (roles): inside them a backslash is
+# shown as it is, so nothing in them is escaped.
+_LITERAL = re.compile(r"(``.+?``|`[^`]*`)")
 
 
 def escape_fitted_attributes(app, what, name, obj, options, lines):
@@ -178,20 +205,72 @@ def escape_fitted_attributes(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
         if line.lstrip().startswith((">>>", "...")):
             continue
-        parts = line.split("`")
-        for j in range(0, len(parts), 2):  # even parts lie outside backticks
+        parts = _LITERAL.split(line)
+        for j in range(0, len(parts), 2):  # even parts lie outside literals
             parts[j] = _TRAILING_UNDERSCORE.sub(r"\1\\_", parts[j])
-        lines[i] = "`".join(parts)
+        lines[i] = "".join(parts)
 
 
-def skip_metadata_request_methods(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_*_request`` methods."""
+def _function_of(obj):
+    """The function behind a method, class method or property, or None."""
+    if isinstance(obj, property):
+        obj = obj.fget
+    obj = getattr(obj, "__func__", obj)
+    return obj if inspect.isfunction(obj) else None
+
+
+def _owner(func):
+    """The class whose body defines ``func``, or None."""
+    owner_name, _, _ = func.__qualname__.rpartition(".")
+    try:
+        module = importlib.import_module(func.__module__)
+    except ImportError:
+        return None
+    owner = module
+    for part in owner_name.split("."):
+        owner = getattr(owner, part, None)
+    return owner if inspect.isclass(owner) else None
+
+
+def _foreign(obj):
+    """Whether ``obj`` is a member that another project's class defines, or
+    a sksiamese method without a docstring of its own that would show the
+    docstring of another project's method it overrides (PyTorch's
+    ``Module.forward``: "Should be overridden by all subclasses")."""
+    func = _function_of(obj)
+    if func is None:
+        return False
+    if not func.__module__.startswith("sksiamese"):
+        return True
+    if func.__doc__ is not None:
+        return False
+    owner = _owner(func)
+    if owner is None:
+        return False
+    for base in owner.__mro__[1:]:
+        inherited = base.__dict__.get(func.__name__)
+        if inherited is not None and getattr(inherited, "__doc__", None):
+            return not base.__module__.startswith("sksiamese")
+    return False
+
+
+def skip_members(app, what, name, obj, skip, options):
+    """Document the project's own members only.
+
+    Classes are documented with their inherited members (those of the
+    package's private base classes are part of their interface); members
+    that scikit-learn, PyTorch or Python define, methods without a
+    docstring of their own that would show another project's, and
+    scikit-learn's generated ``set_*_request`` methods are left out.
+    """
     if re.fullmatch(r"set_\w+_request", name):
+        return True
+    if _foreign(obj):
         return True
     return None
 
 
 def setup(app):
     app.connect("autodoc-process-docstring", escape_fitted_attributes, priority=600)
-    app.connect("autodoc-skip-member", skip_metadata_request_methods)
+    app.connect("autodoc-skip-member", skip_members)
     app.connect("env-check-consistency", check_public_names_documented)

@@ -1,12 +1,13 @@
 """Retrieval and few-shot evaluation of embeddings, scikit-learn style.
 
-:class:`RetrievalEvaluator` stores a gallery of embeddings and scores
-queries against it, so that it can end a :class:`~sklearn.pipeline.Pipeline`
-whose ``score`` is a retrieval metric such as MAP@R.
-:func:`make_retrieval_scorer` turns any transformer into something
-:class:`~sklearn.model_selection.GridSearchCV` can rank by retrieval quality.
-:func:`sample_episodes` and :func:`one_shot_evaluate` implement the N-way
-K-shot protocol (for instance Omniglot's 20-way one-shot task).
+:class:`~sksiamese.RetrievalEvaluator` stores a gallery of embeddings and
+scores queries against it, so that it can end a
+:class:`~sklearn.pipeline.Pipeline` whose ``score`` is a retrieval metric
+such as MAP@R. :func:`~sksiamese.make_retrieval_scorer` turns any
+transformer into something :class:`~sklearn.model_selection.GridSearchCV`
+can rank by retrieval quality. :func:`sample_episodes` and
+:func:`~sksiamese.one_shot_evaluate` implement the N-way K-shot protocol
+(for instance Omniglot's 20-way one-shot task).
 """
 
 from numbers import Integral
@@ -42,9 +43,9 @@ class RetrievalEvaluator(ClassifierMixin, BaseEstimator):
     gallery for each query and reports precision@1, precision@k, recall@k,
     hit rate@k, R-precision and MAP@R (see :mod:`sksiamese.metrics`);
     ``score`` returns the one named by ``scoring``, so the evaluator can be
-    the last step of a pipeline tuned by :class:`~sklearn.model_selection.
-    GridSearchCV`. ``predict`` labels queries by a majority vote of their
-    ``k`` nearest gallery items, like
+    the last step of a pipeline tuned by
+    :class:`~sklearn.model_selection.GridSearchCV`. ``predict`` labels
+    queries by a majority vote of their ``k`` nearest gallery items, like
     :class:`~sklearn.neighbors.KNeighborsClassifier`.
 
     **Leave-one-out rule.** ``evaluate`` and ``score`` treat the queries as
@@ -515,10 +516,10 @@ def one_shot_evaluate(
 ):
     """Mean nearest-support accuracy over N-way K-shot episodes.
 
-    Episodes come from :func:`sample_episodes`; in each one every query gets
-    the label of its nearest support sample (nearest neighbour over all
-    ``n_way * k_shot`` supports, ties to the first support), as in the
-    Omniglot 20-way one-shot protocol. ``X`` is embedded once.
+    Episodes come from :func:`~sksiamese.evaluation.sample_episodes`; in
+    each one every query gets the label of its nearest support sample
+    (nearest neighbour over all ``n_way * k_shot`` supports, ties to the
+    first support), as in the Omniglot 20-way one-shot protocol. ``X`` is embedded once.
 
     Parameters
     ----------

@@ -2,12 +2,11 @@
 
 :class:`GaborFeatures` describes each image by the magnitude of its
 responses to a bank of Gabor filters (oriented band-pass filters at several
-scales), the classic description of faces before deep networks. It serves
-as the input of the Fisher discriminant beside the networks
-(``fisher_features="gabor"`` of :class:`~sksiamese.SiameseEmbedder` and
-:class:`~sksiamese.SiameseVerifier`) and, in a
-:class:`~sklearn.pipeline.Pipeline`, as a baseline that learns nothing but
-a linear model (Gabor, PCA and linear discriminant analysis, then nearest
+scales), the classic description of faces before deep networks. In a
+:class:`~sklearn.pipeline.Pipeline` it serves as the input of a Fisher
+discriminant beside a network (in a :class:`~sklearn.pipeline.FeatureUnion`,
+see the user guide) and as a baseline that learns nothing but a linear
+model (Gabor, PCA and linear discriminant analysis, then nearest
 neighbours).
 
 :class:`FaceDescriptors` describes each face by the 128-D output of dlib's

@@ -30,9 +30,10 @@ class MLP(nn.Module):
         Images only: the mean over ``pool x pool`` blocks is what the
         first layer sees (edges that do not fill a block are dropped), so
         the network reads a coarser image than the estimator is given,
-        for instance while ``fisher_features="gabor"`` filters the full
-        one. On faces the network generalises to new people better from
-        a coarse image (see the ORL benchmark).
+        for instance while a :class:`~sksiamese.features.GaborFeatures`
+        step beside it filters the full one. On faces the network
+        generalises to new people better from a coarse image (see the ORL
+        benchmark).
 
     Examples
     --------

@@ -238,7 +238,7 @@ class NeighborsDisplay(_Display):
         n_neighbors : int, default=5
             Neighbours shown per query.
         metric : {"euclidean", "cosine"}, default="euclidean"
-            Distance, as in :func:`sksiamese.metrics.kneighbors`.
+            Distance, as in :func:`sksiamese.neighbors.kneighbors`.
         {image_shape}
         {panel_ax}
         cmap, title
