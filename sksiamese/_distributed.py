@@ -57,8 +57,14 @@ _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class DistributedTrainingError(RuntimeError):
-    """A collective operation of a data-parallel fit failed: another rank
-    died, or did not answer within the process group's timeout."""
+    """A data-parallel fit lost a rank.
+
+    Raised by ``fit`` on the ranks that remain when an exchange with the
+    others fails: another rank died (its connections closed) or did not
+    answer within the process group's timeout. The message quotes the
+    error of ``torch.distributed``; the first failure is in the log of the
+    rank that died. See :ref:`distributed`.
+    """
 
 
 class Ranks:
@@ -289,6 +295,8 @@ class Session:
         self.ddp = None
         self.criterion_params = []
         self.scaler = None
+        #: Whether the ranks agreed to stop at the end of an epoch.
+        self.stopped = False
 
     # ---- start and end ---------------------------------------------------
 

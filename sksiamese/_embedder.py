@@ -299,6 +299,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     Interrupting ``fit`` with Ctrl-C stops training after the current batch
     and leaves a fitted estimator with what it has learned.
 
+    In a script started by ``torchrun`` or ``accelerate launch`` on several
+    processes, ``fit`` trains data-parallel: each process trains on its
+    share of every epoch's batches of ``batch_size`` samples, and all hold
+    the same network (see :ref:`distributed`).
+
     The defaults were chosen by measurement: multi-similarity loss on
     class-balanced batches, mild random affine distortions of images and
     Adam at ``lr=3e-3`` gave the lowest one-shot error on Omniglot

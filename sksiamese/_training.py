@@ -23,7 +23,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ._data import rows_to_batch, to_batch
-from ._distributed import share_of
+from ._distributed import DistributedTrainingError, share_of
 from ._loading import Reopened, Workers, iterate_rows, picklable, reopen
 from ._monitor import NonFiniteGuard
 from .sampling import (
@@ -574,6 +574,26 @@ class SiameseNet(NeuralNet):
         if session is not None and session.ranks is not None:
             session.merge_epoch(self.history)
 
+    def fit_loop(self, *args, **kwargs):
+        session = self._session
+        if session is None or session.ranks is None:
+            return super().fit_loop(*args, **kwargs)
+        try:
+            return super().fit_loop(*args, **kwargs)
+        except KeyboardInterrupt:
+            if session.stopped:
+                raise  # all ranks agreed at the end of an epoch
+            # the other ranks are in the middle of a step: this rank cannot
+            # leave with a fitted net, nor they continue without it
+            ranks = session.ranks
+            raise DistributedTrainingError(
+                f"Data-parallel training was interrupted on rank {ranks.rank} "
+                f"of {ranks.world} in the middle of epoch {len(self.history)}. "
+                "The ranks of a data-parallel fit can stop only together, at "
+                "the end of an epoch: stop from a callback's on_epoch_end (as "
+                "early stopping does), or let the job end."
+            ) from None
+
     def notify(self, method_name, **cb_kwargs):
         session = self._session
         if session is None or session.ranks is None:
@@ -590,6 +610,7 @@ class SiameseNet(NeuralNet):
         except KeyboardInterrupt:
             stop = True
         if session.agree_to_stop(stop, self.history, self.device):
+            session.stopped = True
             raise KeyboardInterrupt
 
     def _notify(self, method_name, quiet, **cb_kwargs):
