@@ -303,7 +303,11 @@ class Session:
     def start(self, net):
         """Wrap the net's encoder for the fit (rank 0's weights to all)."""
         if self.dtype is torch.float16:
-            self.scaler = torch.amp.GradScaler("cuda")
+            kind = torch.device(net.device).type
+            if hasattr(torch.amp, "GradScaler"):
+                self.scaler = torch.amp.GradScaler(kind)
+            else:  # torch < 2.3: CUDA only, as mixed_precision() allows
+                self.scaler = torch.cuda.amp.GradScaler()
         if self.ranks is None:
             return
         if self.ranks.rank:

@@ -56,13 +56,15 @@ def plain_env():
     return env
 
 
-def launch(scenario, out, world=2):
-    """Start the ranks of ``scenario``, as torchrun would."""
+def launch(scenario, out, world=2, extra=None):
+    """Start the ranks of ``scenario``, as torchrun would (with the
+    variables ``extra`` too)."""
     port = free_port()
     procs = []
     for rank in range(world):
         env = dict(
             plain_env(),
+            **(extra or {}),
             RANK=str(rank),
             LOCAL_RANK=str(rank),
             WORLD_SIZE=str(world),
@@ -325,3 +327,42 @@ def test_plain_fit_keeps_no_session(no_launcher, small_digits):
         est.fit(X.reshape(len(X), -1), y)
     assert "_session" not in est.net_.__dict__
     assert pickle.loads(pickle.dumps(est)).transform(X.reshape(len(X), -1)).shape
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_mixed_precision_steps(no_launcher, digits, dtype):
+    # the steps of a mixed-precision fit, run on the CPU here (a launcher's
+    # setting applies on GPUs only; test_gpu.py checks it there)
+    from skorch.callbacks import Callback
+
+    from sksiamese import SiameseEmbedder, _embedder
+
+    X, y = digits
+    X = X.reshape(len(X), -1)[:600] / 16
+    y = y[:600]
+    dtypes = set()
+
+    class Attach(Callback):
+        def on_train_begin(self, net, **kwargs):
+            first = next(
+                m for m in net.module_.modules() if type(m).__name__ == "Linear"
+            )
+            first.register_forward_hook(
+                lambda layer, i, out: dtypes.add(out.dtype) if layer.training else None
+            )
+
+    params = dict(max_epochs=2, n_threads=1, random_state=0, device="cpu")
+    full = SiameseEmbedder(**params).fit(X, y)
+    no_launcher.setattr(_embedder, "mixed_precision", lambda device: dtype)
+    mixed = SiameseEmbedder(callbacks=[Attach()], **params).fit(X, y)
+    assert dtypes == {dtype}
+    assert {p.dtype for p in mixed.module_.parameters()} == {torch.float32}
+    Z = mixed.transform(X)
+    assert Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert "_session" not in mixed.net_.__dict__
+    assert not np.array_equal(Z, full.transform(X))  # it did train otherwise
+    losses = mixed.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    # float16's loss scaler skips the first steps, whose scaled gradients
+    # overflow, while it finds its scale
+    assert np.allclose(losses, full.history_[:, "train_loss"], rtol=0.1)
