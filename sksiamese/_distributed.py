@@ -421,7 +421,9 @@ class Session:
                 f"data (rank {self.ranks.rank}: {len(train)} training samples "
                 "or other labels than rank 0's). Every rank must call fit with "
                 "the same X and y: each plans the epoch from its copy and "
-                "trains on its share of the batches."
+                "trains on its share of the batches. (A SiameseVerifier holds "
+                "out calibration samples drawn from its random_state: give it "
+                "an int random_state.)"
             )
 
 

@@ -667,11 +667,18 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _continue(self, train, valid, seed, session=None):
         """Train the fitted net for ``max_epochs`` more epochs."""
         net = self.net_
-        net.set_params(
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-        )
+        verbose = net.verbose
+        if session is not None and session.ranks is not None:
+            # skorch says it re-initialises the optimiser: on rank 0 only
+            net.verbose = verbose if session.ranks.main else 0
+        try:
+            net.set_params(
+                lr=self.lr,
+                optimizer__weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+            )
+        finally:
+            net.verbose = verbose
         net.train_split = PresetSplit(valid) if valid is not None else None
         with seeded(seed, self.device_), training_session(net, session):
             net.partial_fit(train, None)

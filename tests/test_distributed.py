@@ -201,6 +201,17 @@ def test_warm_start_stays_in_sync(ranks):
 
 @pytest.mark.distributed
 @gloo
+def test_ranks_given_other_data_are_refused(ranks):
+    _, (r0, r1) = ranks
+    for r in (r0, r1):
+        assert str(r["mismatch"]).startswith(
+            "the ranks of this data-parallel fit were given different data"
+        )
+    assert "rank 1: 1199 training samples" in str(r1["mismatch"])
+
+
+@pytest.mark.distributed
+@gloo
 def test_pickle_loads_and_transforms_in_a_fresh_process(ranks):
     out, (r0, _) = ranks
     blob = (out / "model.pkl").read_bytes()
