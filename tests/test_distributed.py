@@ -123,7 +123,13 @@ def single():
     train, _ = rank_script.split(y)
     seen = rank_script.Seen()
     est = rank_script.embedder(callbacks=[("seen", seen)]).fit(X[train], y[train])
-    return est, seen.seen_, rank_script.accuracy(est, X, y)
+    accuracies = [rank_script.accuracy(est, X, y)] + [
+        rank_script.accuracy(
+            rank_script.embedder(random_state=seed).fit(X[train], y[train]), X, y
+        )
+        for seed in rank_script.SEEDS[1:]
+    ]
+    return est, seen.seen_, accuracies
 
 
 @pytest.mark.distributed
@@ -170,11 +176,14 @@ def test_each_rank_trains_on_half_of_the_batches(ranks, single):
 @pytest.mark.distributed
 @gloo
 def test_accuracy_matches_a_single_process_fit(ranks, single):
+    # 1-NN accuracy on 597 held-out digits after 2 epochs, over 4 seeds: a
+    # 2-rank epoch takes half the steps, each on two batches
     _, (r0, r1) = ranks
-    _, _, plain_accuracy = single
-    assert plain_accuracy > 0.9
-    assert r0["accuracy"] == r1["accuracy"]
-    assert abs(float(r0["accuracy"]) - plain_accuracy) <= 0.01
+    _, _, plain = single
+    assert min(plain) > 0.95
+    np.testing.assert_array_equal(r0["accuracies"], r1["accuracies"])
+    assert abs(np.mean(r0["accuracies"]) - np.mean(plain)) <= 0.01
+    assert np.abs(r0["accuracies"] - np.array(plain)).max() <= 0.03
 
 
 @pytest.mark.distributed
