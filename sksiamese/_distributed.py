@@ -273,9 +273,8 @@ def is_collective_failure(exc):
 
 class Session:
     """The distributed (or mixed-precision) state of one fit of a
-    :class:`~sksiamese._training.SiameseNet`, which it sets on the net for
-    the length of the fit (see :meth:`SiameseNet.partial_fit
-    <sksiamese._training.SiameseNet>`).
+    :class:`~sksiamese._training.SiameseNet`, set on the net for the length
+    of the fit by :func:`~sksiamese._training.training_session`.
 
     Parameters
     ----------
@@ -316,10 +315,13 @@ class Session:
         module = net.module_
         cuda = str(net.device).startswith("cuda")
         device_ids = [torch.device(net.device)] if cuda else None
-        # DDP broadcasts rank 0's parameters and buffers as it wraps
-        self.ddp = torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=device_ids
-        )
+        if any(p.requires_grad for p in module.parameters()):
+            # DDP broadcasts rank 0's parameters and buffers as it wraps
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                module, device_ids=device_ids
+            )
+        else:  # a frozen encoder: only the loss learns, if anything
+            self.broadcast(list(module.state_dict().values()))
         # a loss with parameters (class proxies, a sigmoid head) has its
         # gradients averaged by hand: DDP would need every one of them used
         # in every step, and most losses have none at all
@@ -366,11 +368,7 @@ class Session:
             start += n
 
     def step(self, optimizer):
-        """One optimiser step after :meth:`backward` (the scaler's, in
-        float16)."""
-        if self.scaler is None:
-            optimizer.step()
-            return
+        """One float16 optimiser step after :meth:`backward`: the scaler's."""
         self.scaler.step(optimizer)
         self.scaler.update()
 

@@ -552,8 +552,10 @@ class SiameseNet(NeuralNet):
 
     def _step_optimizer(self, step_fn):
         session = self._session
-        if session is None:
+        if session is None or session.scaler is None:
             return super()._step_optimizer(step_fn)
+        # float16: the scaler steps (or skips a step whose gradients
+        # overflowed), which takes no closure
         step_fn()
         for name in self._optimizers:
             session.step(getattr(self, name + "_"))
