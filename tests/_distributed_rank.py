@@ -6,7 +6,8 @@ writes what the rank saw to ``OUT/rank{RANK}.npz`` (and, on rank 0, the
 fitted estimator to ``OUT/model.pkl``).
 
 Scenarios: ``fit`` (a fit of 2 epochs, a warm-start fit of 1 more, and a
-fit with early stopping, then fits given other data on each rank),
+fit with early stopping, a verbose fit, then fits given other data on
+each rank),
 ``gpu`` (a fit on the GPU of each rank),
 ``kill`` (rank 1 kills itself in the middle of
 the second epoch) and ``stall`` (rank 1 stops answering in the middle of
@@ -126,6 +127,9 @@ def main(scenario, out):
         result["stop_epochs"] = stopper.n_iter_
         result["stop_valid"] = np.array(stopper.history_[:, "valid_loss"])
         result["stop_params"] = params_of(stopper)
+        # the epoch table of verbose=1, on rank 0 only
+        print("verbose fit:", flush=True)
+        embedder(max_epochs=1, verbose=1).fit(X[train], y[train])
         # rank 1 given one sample fewer: refused on both, before training
         mine = train[: len(train) - rank]
         try:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import pickle
+import re
 import socket
 import subprocess
 import sys
@@ -206,6 +207,19 @@ def test_warm_start_stays_in_sync(ranks):
     h0 = json.loads(str(r0["warm_history"]))
     assert h0 == json.loads(str(r1["warm_history"]))
     assert [row["epoch"] for row in h0] == [1, 2, 3]
+
+
+@pytest.mark.distributed
+@gloo
+def test_only_rank_0_prints(ranks):
+    out, _ = ranks
+    rank0, rank1 = ((out / f"rank{r}.log").read_text() for r in range(2))
+    quiet0, verbose0 = rank0.split("verbose fit:")
+    # verbose=0 prints nothing on any rank; verbose=1 the table on rank 0
+    assert "train_loss" not in quiet0
+    assert len(re.findall(r"epoch\s+train_loss", verbose0)) == 1  # the table
+    # nor the table nor the progress bar (which shows train_loss) on rank 1
+    assert "verbose fit:" in rank1 and "train_loss" not in rank1
 
 
 @pytest.mark.distributed
