@@ -1,5 +1,6 @@
 """Siamese networks as scikit-learn estimators."""
 
+from ._distributed import DistributedTrainingError
 from ._embedder import SiameseEmbedder
 from ._monitor import CollapseWarning, TrainingDivergedError
 from ._verifier import SiameseVerifier
@@ -20,6 +21,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "CollapseWarning",
     "DistanceHistogramDisplay",
+    "DistributedTrainingError",
     "EmbeddingDisplay",
     "Gallery",
     "ImageReader",

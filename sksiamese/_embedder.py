@@ -33,6 +33,15 @@ from ._data import (
     take_rows,
     validate_samples,
 )
+from ._distributed import (
+    Session,
+    collective_failure,
+    is_collective_failure,
+    join,
+    launched,
+    mixed_precision,
+    rank_device,
+)
 from ._docstrings import DOCS
 from ._monitor import check_collapse, check_network_output, collapse_sample
 from ._training import (
@@ -51,6 +60,7 @@ from ._training import (
     seeded,
     torch_threads,
     training_callbacks,
+    training_session,
 )
 from ._utils import check_same, fill_doc
 from .augment import AUGMENTATIONS, training_augment
@@ -289,6 +299,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     Interrupting ``fit`` with Ctrl-C stops training after the current batch
     and leaves a fitted estimator with what it has learned.
 
+    In a script started by ``torchrun`` or ``accelerate launch`` on several
+    processes, ``fit`` trains data-parallel: each process trains on its
+    share of every epoch's batches of ``batch_size`` samples, and all hold
+    the same network (see :ref:`distributed`).
+
     The defaults were chosen by measurement: multi-similarity loss on
     class-balanced batches, mild random affine distortions of images and
     Adam at ``lr=3e-3`` gave the lowest one-shot error on Omniglot
@@ -526,25 +541,45 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _train(self, make_sets, n_classes):
         """Build (or, warm, continue) the network and train it on the sample
-        sets that ``make_sets(net_shape, seeds)`` returns; set ``net_``."""
-        with torch_threads(self.n_threads):
-            return self._train_here(make_sets, n_classes)
+        sets that ``make_sets(net_shape, seeds)`` returns; set ``net_``.
 
-    def _train_here(self, make_sets, n_classes):
+        In a launched multi-process job (:func:`._distributed.launched`),
+        every rank trains the one network on its share of the batches."""
+        ranks = launched()
+        with torch_threads(self.n_threads):
+            if ranks is None:
+                return self._train_here(make_sets, n_classes)
+            try:
+                return self._train_here(make_sets, n_classes, ranks)
+            except Exception as exc:
+                if is_collective_failure(exc):
+                    raise collective_failure(ranks, exc) from exc
+                raise
+
+    def _train_here(self, make_sets, n_classes, ranks=None):
         seeds = check_random_state(self.random_state).randint(
             0, np.iinfo(np.int32).max, size=5
         )
         warm = self._warm()
+        if not warm:
+            self.device_ = rank_device(resolve_device(self.device), ranks)
+        if ranks is not None:
+            seeds = join(ranks, self.device_, seeds)
         if warm:
             # other tuples and distortions than the epochs before, reproducibly
             mixed = np.random.default_rng([*seeds.tolist(), len(self.net_.history)])
             seeds = mixed.integers(0, np.iinfo(np.int32).max, size=5)
             net_shape = self.network_input_shape_
         else:
-            self.device_ = resolve_device(self.device)
             net_shape = network_input_shape(self.sample_shape_, self._row_shape())
         augment = training_augment(self.augment, net_shape)
         train, valid = make_sets(net_shape, seeds)
+        dtype = mixed_precision(self.device_)
+        session = None
+        if ranks is not None or dtype is not None:
+            session = Session(ranks, dtype, int(seeds[0]))
+        if ranks is not None:
+            session.check_same_data(train, valid, self.device_)
         if self.max_epochs == 0:
             warnings.warn(
                 f"{type(self).__name__}(max_epochs=0) does not train: transform "
@@ -554,12 +589,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 stacklevel=3,
             )
         channels_last = self._channels_last(self.device_)
-        with loading(train, valid, augment, seeds[4], channels_last, self.num_workers):
+        with loading(
+            train, valid, augment, seeds[4], channels_last, self.num_workers, ranks
+        ):
             if warm:
                 check_proxies(self.net_.criterion_, n_classes)
-                net = self._continue(train, valid, int(seeds[0]))
+                net = self._continue(train, valid, int(seeds[0]), session)
             else:
-                net = self._new_net(net_shape, n_classes, train, valid, seeds)
+                net = self._new_net(net_shape, n_classes, train, valid, seeds, session)
                 self.network_input_shape_ = net_shape
         self.net_ = net
         self.history_ = net.history
@@ -608,12 +645,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             verbose=int(self.verbose),
         )
 
-    def _new_net(self, net_shape, n_classes, train, valid, seeds):
-        """A new skorch net, initialised from ``seeds`` and trained."""
+    def _new_net(self, net_shape, n_classes, train, valid, seeds, session=None):
+        """A new skorch net, initialised from ``seeds`` and trained (within
+        the data-parallel or mixed-precision ``session``, if any)."""
         net = self._build_net(net_shape, n_classes, seeds, valid)
         with seeded(int(seeds[0]), self.device_):
             net.initialize()
-            net.partial_fit(train, None)
+            with training_session(net, session):
+                net.partial_fit(train, None)
         net.train_split = None  # hold no reference to the data
         return net
 
@@ -625,16 +664,23 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net.initialize()
         return net
 
-    def _continue(self, train, valid, seed):
+    def _continue(self, train, valid, seed, session=None):
         """Train the fitted net for ``max_epochs`` more epochs."""
         net = self.net_
-        net.set_params(
-            lr=self.lr,
-            optimizer__weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-        )
+        verbose = net.verbose
+        if session is not None and session.ranks is not None:
+            # skorch says it re-initialises the optimiser: on rank 0 only
+            net.verbose = verbose if session.ranks.main else 0
+        try:
+            net.set_params(
+                lr=self.lr,
+                optimizer__weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+            )
+        finally:
+            net.verbose = verbose
         net.train_split = PresetSplit(valid) if valid is not None else None
-        with seeded(seed, self.device_):
+        with seeded(seed, self.device_), training_session(net, session):
             net.partial_fit(train, None)
         net.train_split = None
         return net

@@ -17,10 +17,13 @@ import contextlib
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, PrintLog, ProgressBar
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 from torch import nn
 
 from ._data import rows_to_batch, to_batch
+from ._distributed import DistributedTrainingError, share_of
 from ._loading import Reopened, Workers, iterate_rows, picklable, reopen
 from ._monitor import NonFiniteGuard
 from .sampling import (
@@ -51,6 +54,7 @@ __all__ = [
     "seeded",
     "torch_threads",
     "training_callbacks",
+    "training_session",
 ]
 
 OPTIMIZERS = {
@@ -206,6 +210,10 @@ class SampleSet(torch.utils.data.Dataset):
     channels_last = False
     #: DataLoader worker processes that load the batches (0: none).
     num_workers = 0
+    #: ``(rank, world, pad)`` in a data-parallel fit: the rank trains on
+    #: its share of each pass's planned batches (see
+    #: :func:`._distributed.share_of`); None: on all of them.
+    share = None
     _workers = None
 
     def __init__(
@@ -271,6 +279,8 @@ class SampleSet(torch.utils.data.Dataset):
         """Iterate over the batches of one pass, loaded by the workers when
         ``num_workers`` is set."""
         specs = self.plan(batch_size)
+        if self.share is not None:
+            specs = share_of(specs, *self.share)
         if not self.num_workers:
             return map(self.load, specs)
         if self._workers is None:
@@ -406,16 +416,20 @@ class EpochLoader:
 
 
 @contextlib.contextmanager
-def loading(train, valid, augment, seed, channels_last, num_workers):
+def loading(train, valid, augment, seed, channels_last, num_workers, ranks=None):
     """Give a fit's sample sets their loading rule (``augment`` of the
-    training batches, seeded from ``seed``; the layout; ``num_workers``),
-    and stop their worker processes when the fit ends."""
+    training batches, seeded from ``seed``; the layout; ``num_workers``;
+    with the ``ranks`` of a data-parallel fit, this rank's share of the
+    batches), and stop their worker processes when the fit ends."""
     parts = [part for part in (train, valid) if part is not None]
     if augment is not None:
         train.set_augment(augment, int(seed))
     for part in parts:
         part.channels_last = channels_last
         part.num_workers = num_workers
+        if ranks is not None:
+            # every training pass takes the same number of steps on every rank
+            part.share = (ranks.rank, ranks.world, part is train)
     try:
         yield
     finally:
@@ -507,6 +521,109 @@ class SiameseNet(NeuralNet):
         self.miner = miner
         super().__init__(*args, **kwargs)
 
+    #: The :class:`._distributed.Session` of a data-parallel or
+    #: mixed-precision fit, set for its length by :func:`training_session`;
+    #: None (a plain fit): skorch's own steps, untouched.
+    _session = None
+
+    def infer(self, x, **fit_params):
+        session = self._session
+        if (
+            session is None
+            or session.ddp is None
+            or not (self.module_.training and torch.is_grad_enabled())
+        ):
+            return super().infer(x, **fit_params)
+        # training steps go through the DDP wrapper, which averages the
+        # gradients; validation and transform use the plain encoder
+        return session.ddp(to_tensor(x, device=self.device), **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        session = self._session
+        if session is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        with session.autocast(self.device):
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        session.backward(loss)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        session = self._session
+        if session is None or session.scaler is None:
+            return super()._step_optimizer(step_fn)
+        # float16: the scaler steps (or skips a step whose gradients
+        # overflowed), which takes no closure
+        step_fn()
+        for name in self._optimizers:
+            session.step(getattr(self, name + "_"))
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        session = self._session
+        if not training and iterator is not None and session is not None:
+            if session.ranks is not None:
+                # validate rank 0's model on every rank's share
+                session.sync_buffers(self)
+        return super().run_single_epoch(
+            iterator, training, prefix, step_fn, **fit_params
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        session = self._session
+        if session is not None and session.ranks is not None:
+            session.merge_epoch(self.history)
+
+    def fit_loop(self, *args, **kwargs):
+        session = self._session
+        if session is None or session.ranks is None:
+            return super().fit_loop(*args, **kwargs)
+        try:
+            return super().fit_loop(*args, **kwargs)
+        except KeyboardInterrupt:
+            if session.stopped:
+                raise  # all ranks agreed at the end of an epoch
+            # the other ranks are in the middle of a step: this rank cannot
+            # leave with a fitted net, nor they continue without it
+            ranks = session.ranks
+            raise DistributedTrainingError(
+                f"Data-parallel training was interrupted on rank {ranks.rank} "
+                f"of {ranks.world} in the middle of epoch {len(self.history)}. "
+                "The ranks of a data-parallel fit can stop only together, at "
+                "the end of an epoch: stop from a callback's on_epoch_end (as "
+                "early stopping does), or let the job end."
+            ) from None
+
+    def notify(self, method_name, **cb_kwargs):
+        session = self._session
+        if session is None or session.ranks is None:
+            return super().notify(method_name, **cb_kwargs)
+        quiet = not session.ranks.main
+        if method_name != "on_epoch_end":
+            return self._notify(method_name, quiet, **cb_kwargs)
+        # one decision for all ranks: the epoch's losses are the same on
+        # all of them (merged in on_epoch_end), and a callback that stops
+        # one rank (early stopping, KeyboardInterrupt) stops them all here
+        try:
+            self._notify(method_name, quiet, **cb_kwargs)
+            stop = False
+        except KeyboardInterrupt:
+            stop = True
+        if session.agree_to_stop(stop, self.history, self.device):
+            session.stopped = True
+            raise KeyboardInterrupt
+
+    def _notify(self, method_name, quiet, **cb_kwargs):
+        """skorch's ``notify``; ``quiet`` (ranks other than 0) skips the
+        callbacks that print."""
+        getattr(self, method_name)(self, **cb_kwargs)
+        for _, cb in self.callbacks_:
+            if quiet and isinstance(cb, PrintLog | ProgressBar):
+                continue
+            getattr(cb, method_name)(self, **cb_kwargs)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         labels, tuples = y_true
         labels = labels.to(y_pred.device)
@@ -526,6 +643,7 @@ class SiameseNet(NeuralNet):
 
     def __getstate__(self):
         state = super().__getstate__()
+        state.pop("_session", None)
         for name in self._TWINS:
             value = self.__dict__.get(name)
             if value is not None and value is self.__dict__.get(name + "_"):
@@ -538,6 +656,23 @@ class SiameseNet(NeuralNet):
             value = self.__dict__.get(name)
             if isinstance(value, _Initialized):
                 self.__dict__[name] = self.__dict__[value.name]
+
+
+@contextlib.contextmanager
+def training_session(net, session):
+    """Train ``net`` within ``session`` (a :class:`._distributed.Session`, or
+    None for a plain fit): its encoder wrapped for the length of the block,
+    and never after, so that the fitted net pickles without a wrapper."""
+    if session is None:
+        yield net
+        return
+    net.__dict__["_session"] = session
+    try:
+        session.start(net)
+        yield net
+        session.finish(net)
+    finally:
+        net.__dict__.pop("_session", None)
 
 
 def output_width(module, net_shape, device="cpu"):

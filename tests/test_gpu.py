@@ -101,3 +101,76 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
+
+
+class _LayerDtypes:
+    """Records the dtype of the first convolution's output in training."""
+
+    def __init__(self):
+        self.dtypes = set()
+
+    def attach(self, module):
+        first = next(m for m in module.modules() if isinstance(m, torch.nn.Conv2d))
+        first.register_forward_hook(self._record)
+
+    def _record(self, layer, inputs, output):
+        if layer.training and torch.is_grad_enabled():
+            self.dtypes.add(output.dtype)
+
+
+def _knn_accuracy(emb, X, y):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    flat = emb.transform(X)
+    knn = KNeighborsClassifier(1).fit(flat[::2], y[::2])
+    return knn.score(flat[1::2], y[1::2])
+
+
+@pytest.mark.parametrize(
+    "precision, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)]
+)
+def test_mixed_precision_from_the_launcher(digits, monkeypatch, precision, dtype):
+    from skorch.callbacks import Callback
+
+    X, y = digits
+    seen = _LayerDtypes()
+
+    class Attach(Callback):
+        def on_train_begin(self, net, **kwargs):
+            seen.attach(net.module_)
+
+    def fit(**params):
+        return SiameseEmbedder(
+            max_epochs=3, device="cuda", random_state=0, n_threads=2, **params
+        ).fit(X, y)
+
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
+    full = fit()
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", precision)
+    mixed = fit(callbacks=[Attach()])
+    assert seen.dtypes == {dtype}  # the training steps ran under autocast
+    # the weights, validation and transform stay float32
+    assert {p.dtype for p in mixed.module_.parameters()} == {torch.float32}
+    Z = mixed.transform(X)
+    assert Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert np.isfinite(mixed.history_[:, "train_loss"]).all()
+    assert "_session" not in mixed.net_.__dict__
+    assert abs(_knn_accuracy(mixed, X, y) - _knn_accuracy(full, X, y)) <= 0.02
+    restored = pickle.loads(pickle.dumps(mixed))
+    np.testing.assert_array_equal(restored.transform(X), Z)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_two_nccl_ranks_in_mixed_precision(tmp_path):
+    from test_distributed import launch, logs, wait
+
+    codes = wait(
+        launch("gpu", tmp_path, extra={"ACCELERATE_MIXED_PRECISION": "bf16"}),
+        tmp_path,
+        timeout=300,
+    )
+    assert codes == [0, 0], logs(tmp_path)
+    r0, r1 = (np.load(tmp_path / f"rank{r}.npz") for r in range(2))
+    assert str(r0["device"]) == "cuda:0" and str(r1["device"]) == "cuda:1"
+    np.testing.assert_array_equal(r0["params"], r1["params"])
+    assert float(r0["accuracy"]) > 0.9
