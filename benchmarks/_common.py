@@ -168,7 +168,7 @@ def draw(record, path):
             0.01, 0.005, record["caption"], fontsize=7.5, color="0.35", va="bottom"
         )
     fig.tight_layout(rect=(0, 0.04 if record.get("caption") else 0, 1, 1))
-    fig.savefig(path, dpi=record.get("dpi", 110))
+    fig.savefig(path, dpi=record.get("dpi", 110), bbox_inches="tight")
     plt.close(fig)
 
 
@@ -196,8 +196,10 @@ def _bars(ax, panel):
     if panel.get("ref") is not None:
         ax.axvline(panel["ref"], color="0.3", lw=1, ls="--")
     ax.set_yticks(y, [item["label"] for item in items], fontsize=8.5)
+    ax.set_ylim(-0.6, len(items) - 0.4)
     if panel.get("log"):
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
         if tops:
             ax.set_xlim(min(tops) / 3, max(tops) * 4)
     elif panel.get("xlim") is None:
@@ -218,6 +220,13 @@ def _bars(ax, panel):
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
+
+
+def _plain_log_ticks(axis):
+    """Ticks of a log axis as 0.1, 1, 10 rather than powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
 def _item_colours(items):
@@ -245,6 +254,7 @@ def _roc(ax, panel):
                 label=label if j == 0 else None,
             )
     ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
     ax.set_xlim(low / 1.5, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel(panel.get("xlabel", "false-accept rate (log scale)"), fontsize=9)
@@ -263,17 +273,24 @@ def _scatter(ax, panel):
             point.get("marker", "o"),
             color=colour,
             ms=7,
+            alpha=0.85,
             label=point["label"],
         )
     if panel.get("logx"):
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
+    ax.margins(x=0.15, y=0.12)
     if panel.get("ylim"):
         ax.set_ylim(*panel["ylim"])
     ax.set_xlabel(panel.get("xlabel", ""), fontsize=9)
     ax.set_ylabel(panel.get("ylabel", ""), fontsize=9)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7.5, loc=panel.get("legend", "best"))
+    where = panel.get("legend", "best")
+    if where == "outside":
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    elif where:
+        ax.legend(fontsize=7.5, loc=where)
 
 
 def _redraw(argv=None):

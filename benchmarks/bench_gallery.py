@@ -286,7 +286,7 @@ def figure_record(results, args):
                 "logx": True,
                 "xlabel": "ms per query (log scale)",
                 "ylabel": recall,
-                "legend": "lower left",
+                "legend": None,
             },
             {
                 "kind": "scatter",
@@ -295,7 +295,7 @@ def figure_record(results, args):
                 "logx": True,
                 "xlabel": "ms per search (log scale)",
                 "ylabel": recall,
-                "legend": "lower left",
+                "legend": "outside",
             },
             {
                 "kind": "bars",

@@ -200,7 +200,7 @@ def figure_record(rows, names, args):
             {
                 "label": LONG_NAMES.get(name, name),
                 "values": [rows[label][j] for label in split_labels],
-                "colour": 0 if j == 0 else 2,
+                "colour": 5 if j == 0 else 0,
             }
             for j, name in enumerate(names)
         ]

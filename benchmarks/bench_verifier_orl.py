@@ -978,7 +978,7 @@ def figure_record(results, args):
                     {
                         "label": label,
                         "values": scores[key],
-                        "colour": 0 if key.endswith("_raw") else 2,
+                        "colour": 5 if key.endswith("_raw") else 2,
                     }
                     for key, label in SCORES.items()
                 ],
