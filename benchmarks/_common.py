@@ -216,6 +216,10 @@ def _bars(ax, panel):
             ax.text(top * 1.15, yi, text, va="center", fontsize=8)
         else:
             ax.text(top + 0.015 * (x1 - x0), yi, text, va="center", fontsize=8)
+    if not panel.get("log"):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.set_xlabel(panel.get("xlabel", ""), fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)

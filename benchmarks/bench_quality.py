@@ -141,12 +141,12 @@ def figure_record(runs, args):
             {
                 "kind": "bars",
                 "title": f"{name}: 1-NN error on the held-out quarter",
-                "xlabel": "error rate (lower is better)",
-                "fmt": "{:.4f}",
+                "xlabel": "error, % of the test images (lower is better)",
+                "fmt": "{:.2f} %",
                 "items": [
                     {
                         "label": m,
-                        "values": [1 - a for a in r["accuracy"]],
+                        "values": [100 * (1 - a) for a in r["accuracy"]],
                         "colour": colour(m),
                     }
                     for m, r in methods.items()
@@ -157,7 +157,7 @@ def figure_record(runs, args):
             {
                 "kind": "bars",
                 "title": f"{name}: time to fit",
-                "xlabel": "seconds (log scale; raw pixels: no fit)",
+                "xlabel": "seconds (log scale)",
                 "log": True,
                 "fmt": "{:.1f}",
                 "items": [
@@ -173,8 +173,8 @@ def figure_record(runs, args):
         "benchmark": "quality",
         "runs": runs,
         "seeds": args.seeds,
-        "title": f"Embedding quality, seed{'s' if len(args.seeds) > 1 else ''} "
-        f"{seeds}, {torch.get_num_threads()} thread(s)",
+        "title": f"Embedding quality (seed{'s' if len(args.seeds) > 1 else ''} "
+        f"{seeds}; torch on {torch.get_num_threads()} thread(s))",
         "ncols": 2,
         "panel_size": (4.8, 2.4),
         "panels": panels,
