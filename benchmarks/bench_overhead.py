@@ -140,8 +140,9 @@ def figure_record(times, ratio, args):
     return {
         "benchmark": "overhead",
         "times": times,
-        "title": f"{args.epochs} epochs on 3,750 MNIST digits, device {args.device},"
-        f" {torch.get_num_threads()} thread(s): median ratio {ratio:.3f}",
+        "title": f"{args.epochs} epoch{'s' if args.epochs > 1 else ''} on 3,750 "
+        f"MNIST digits, device {args.device}, torch on {torch.get_num_threads()} "
+        f"thread(s): median time ratio {ratio:.3f}",
         "panel_size": (6.4, 1.9),
         "panels": [
             {
