@@ -242,10 +242,11 @@ def _item_colours(items):
 def _roc(ax, panel):
     low = 1.0
     for i, curve in enumerate(panel["curves"]):
-        colour = COLOURS[i % len(COLOURS)]
+        colour = COLOURS[curve.get("colour", i) % len(COLOURS)]
         runs = curve["runs"]
         aucs = [run["auc"] for run in runs]
-        label = f"{curve['label']} (AUC {np.mean(aucs):.4f})"
+        mean = "mean AUC" if len(runs) > 1 else "AUC"
+        label = f"{curve['label']} ({mean} {np.mean(aucs):.4f})"
         for j, run in enumerate(runs):
             fpr, tpr = np.asarray(run["fpr"]), np.asarray(run["tpr"])
             low = min(low, fpr[fpr > 0].min(initial=1.0))

@@ -942,8 +942,13 @@ SCORES = {
 def figure_record(results, args):
     """ROC curves and scores of every seed, from the figures printed."""
     names = list(results[0]["roc_curves"])
+    colours = {"verifier": 2, "raw pixels": 5, "Fisherfaces": 0}
     curves = [
-        {"label": name, "runs": [r["roc_curves"][name] for r in results]}
+        {
+            "label": name,
+            "runs": [r["roc_curves"][name] for r in results],
+            "colour": colours.get(name, 1),
+        }
         for name in names
     ]
     scores = {key: [float(r[key]) for r in results] for key in SCORES}
