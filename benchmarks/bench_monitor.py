@@ -73,8 +73,9 @@ def main():
             "benchmark": "monitor",
             "times": times,
             "ratios": ratios,
-            "title": f"SiameseEmbedder on the digits, {args.epochs} epochs: "
-            f"median ratio on / off {median:.3f}",
+            "title": f"SiameseEmbedder on the digits, {args.epochs} "
+            f"epoch{'s' if args.epochs > 1 else ''}: median CPU time ratio "
+            f"on / off {median:.3f}",
             "panel_size": (6.0, 1.8),
             "panels": [
                 {
