@@ -203,7 +203,7 @@ def _bars(ax, panel):
         if tops:
             ax.set_xlim(min(tops) / 3, max(tops) * 4)
     elif panel.get("xlim") is None:
-        ax.set_xlim(0, 1.2 * max(tops, default=1.0))
+        ax.set_xlim(0, 1.25 * max(tops, default=1.0))
     if panel.get("xlim"):
         ax.set_xlim(*panel["xlim"])
     x0, x1 = ax.get_xlim()
@@ -215,7 +215,7 @@ def _bars(ax, panel):
         elif panel.get("log"):
             ax.text(top * 1.15, yi, text, va="center", fontsize=8)
         else:
-            ax.text(top + 0.015 * (x1 - x0), yi, text, va="center", fontsize=8)
+            ax.text(top + 0.03 * (x1 - x0), yi, text, va="center", fontsize=8)
     if not panel.get("log"):
         from matplotlib.ticker import MaxNLocator
 

@@ -232,7 +232,7 @@ def figure_record(runs, args, where):
     def colour(label):
         if label.startswith("SiameseEmbedder"):
             return 2
-        return 5 if label in ("raw pixels",) or label.startswith("pml") else 0
+        return 5 if label == "raw pixels" else 0
 
     def short(label):  # "SiameseEmbedder() (defaults) (= ...)" is too long
         return label.split(" (= ")[0]
