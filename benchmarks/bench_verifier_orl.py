@@ -958,14 +958,15 @@ def figure_record(results, args):
         if args.unseen == "random"
         else f"people {results[0]['people']}"
     )
+    on = "on dlib's face descriptors" if args.features == "dlib" else "on the photos"
     return {
         "benchmark": "verifier_orl",
         "seeds": args.seeds,
         "people": [r["people"] for r in results],
         "scores": scores,
         "fit_cpu": [r["fit_cpu"] for r in results],
-        "title": f"ORL: SiameseVerifier trained on 30 people, tested on {split} "
-        f"(seed{'s' if len(args.seeds) > 1 else ''} {seeds})",
+        "title": f"ORL: SiameseVerifier {on}, trained on 30 people, tested on "
+        f"{split} (seed{'s' if len(args.seeds) > 1 else ''} {seeds})",
         "panel_size": (4.9, 3.6),
         "panels": [
             {
