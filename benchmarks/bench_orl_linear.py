@@ -6,7 +6,7 @@ photos (8x8 block means) of 30 people and judged by the ROC AUC of all
 "same" pairs of the other 10 people and as many "different" pairs
 (:func:`~sksiamese.verification.balanced_pairs`, ``random_state=0``). The
 ten unseen people are each block of ten (people 1-10, ..., 31-40, the
-last one the judged split of the verifier's issue) and ``--random`` sets
+last one the default split of ``bench_verifier_orl.py``) and ``--random`` sets
 of ten drawn with seeds 10, 11, ...
 
 Printed, per split and as means over the blocks, over the random sets and

@@ -98,7 +98,7 @@ ROC AUC of the plain Euclidean distance between descriptors is printed
 beside the others. Needs ``pip install 'sksiamese[faces]'``.
 
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
-and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
+split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
 scores vary more between these splits than between seeds. ``--unseen
 random`` draws the 10 people with each seed (a different split for each
 of ``--seeds``), to see what a choice does on splits it was not tuned on.
