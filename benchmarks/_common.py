@@ -95,11 +95,14 @@ def add_output_options(parser):
 
 def command_line(argv=None):
     """The command that ran this script, as a user would type it."""
+    import os
     import shlex
     from pathlib import Path
 
     argv = sys.argv if argv is None else argv
-    return shlex.join(["python", f"benchmarks/{Path(argv[0]).name}", *argv[1:]])
+    env = [f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"]
+    env = env if "OMP_NUM_THREADS" in os.environ else []
+    return shlex.join([*env, "python", f"benchmarks/{Path(argv[0]).name}", *argv[1:]])
 
 
 def write_outputs(args, record):

@@ -74,7 +74,7 @@ def test_a_run_writes_its_values_and_its_figure(tmp_path):
     assert (tmp_path / "run.png").stat().st_size > 10_000
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["benchmark"] == "test"
-    assert saved["command"].startswith("python benchmarks/")
+    assert "python benchmarks/" in saved["command"]
     roc = saved["panels"][2]["curves"][0]["runs"][0]
     assert roc["fpr"][0] == 0 and roc["tpr"][-1] == 1 and 0.5 < roc["auc"] < 1
 
