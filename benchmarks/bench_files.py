@@ -20,6 +20,9 @@ load otherwise decides the ratios).
 
     python benchmarks/bench_files.py [--n 50000] [--workers 2] [--repeat 1]
                                      [--n-threads N]
+
+``--figure PATH`` draws each kind of samples' throughput and peak memory
+(of its fastest run), ``--results PATH`` writes every run's values as JSON.
 """
 
 import argparse
@@ -32,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import table
+from _common import add_output_options, table, write_outputs
 
 SIZE = 28
 
@@ -174,6 +177,7 @@ def main():
     )
     parser.add_argument("--dir", default=None, help="where to write (a temp dir)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    add_output_options(parser)
     args = parser.parse_args()
     if args.worker:
         root, kind, workers, epochs, threads = args.worker
@@ -215,6 +219,53 @@ def main():
     ]
     header = ("samples", "peak MB", "images/s", "vs array", "fit s", "loss")
     table(rows, header)
+    write_outputs(args, figure_record(runs, args))
+
+
+def figure_record(runs, args):
+    """Throughput of every run and peak memory of the fastest, as printed."""
+    colour = lambda i: 2 if i == 0 else 0  # noqa: E731
+    best = {
+        name: max(r, key=lambda one: one["images_per_s"]) for name, r in runs.items()
+    }
+    return {
+        "benchmark": "files",
+        "runs": runs,
+        "title": f"One epoch of SiameseEmbedder(n_threads={args.n_threads}) on "
+        f"{args.n:,} images 28x28",
+        "panel_size": (4.6, 2.2),
+        "panels": [
+            {
+                "kind": "bars",
+                "title": "training throughput",
+                "xlabel": f"images per second (best of {args.repeat}; "
+                "higher is better)",
+                "fmt": "{:.0f}",
+                "items": [
+                    {
+                        "label": name,
+                        "values": [max(one["images_per_s"] for one in r)],
+                        "colour": colour(i),
+                    }
+                    for i, (name, r) in enumerate(runs.items())
+                ],
+            },
+            {
+                "kind": "bars",
+                "title": "peak memory",
+                "xlabel": "MB, process and its workers (PSS)",
+                "fmt": "{:.0f}",
+                "items": [
+                    {
+                        "label": name,
+                        "values": [best[name]["peak_mb"]],
+                        "colour": colour(i),
+                    }
+                    for i, name in enumerate(runs)
+                ],
+            },
+        ],
+    }
 
 
 if __name__ == "__main__":

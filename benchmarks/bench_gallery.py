@@ -26,6 +26,10 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_gallery.py            # 1,000,000 x 64
     OMP_NUM_THREADS=1 python benchmarks/bench_gallery.py --n 50000 --skip hnsw
+
+``--figure PATH`` draws recall against query latency (one search of all
+queries, and one query at a time), build time and added memory of each
+index; ``--results PATH`` writes the values as JSON.
 """
 
 import argparse
@@ -38,7 +42,7 @@ import tempfile
 import time
 
 import numpy as np
-from _common import peak_rss_mb, table
+from _common import add_output_options, peak_rss_mb, table, write_outputs
 
 KINDS = ("exact", "flat", "ivf", "hnsw")
 
@@ -193,6 +197,7 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=1800.0, help="per index")
     parser.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -235,6 +240,79 @@ def main(argv=None):
             f"R@{args.k}",
         ),
     )
+    write_outputs(args, figure_record(results, args))
+
+
+def figure_record(results, args):
+    """Recall against latency, build time and memory, as in the table."""
+    scatter = {"batch": [], "single": []}
+    build, memory = [], []
+    for i, (kind, record) in enumerate(results.items()):
+        if not isinstance(record, dict):
+            note = record.split(" (")[0]
+            build.append({"label": kind, "note": note})
+            memory.append({"label": kind, "note": note})
+            continue
+        build.append({"label": kind, "values": [record["build"]], "colour": i})
+        memory.append({"label": kind, "values": [record["added"]], "colour": i})
+        for name, run in record["runs"].items():
+            rerank = name.endswith("rerank=True")
+            for key, seconds in (
+                ("batch", run["batch"] / args.queries),
+                ("single", run["single"]),
+            ):
+                scatter[key].append(
+                    {
+                        "label": name,
+                        "x": 1e3 * seconds,
+                        "y": run.get("recall_k", 1.0),
+                        "colour": i,
+                        "marker": "o" if rerank or kind == "exact" else "s",
+                    }
+                )
+    recall = f"recall of the exact {args.k} nearest rows (R@{args.k})"
+    return {
+        "benchmark": "gallery",
+        "results": results,
+        "title": f"Gallery of {args.n:,} x {args.dim} float32 embeddings, "
+        f"{args.queries:,} queries, k = {args.k}",
+        "ncols": 2,
+        "panel_size": (4.8, 3.3),
+        "panels": [
+            {
+                "kind": "scatter",
+                "title": f"one search of {args.queries:,} queries",
+                "points": scatter["batch"],
+                "logx": True,
+                "xlabel": "ms per query (log scale)",
+                "ylabel": recall,
+                "legend": None,
+            },
+            {
+                "kind": "scatter",
+                "title": "one query at a time (median)",
+                "points": scatter["single"],
+                "logx": True,
+                "xlabel": "ms per search (log scale)",
+                "ylabel": recall,
+                "legend": "outside",
+            },
+            {
+                "kind": "bars",
+                "title": "build",
+                "items": build,
+                "log": True,
+                "xlabel": "seconds (log scale)",
+            },
+            {
+                "kind": "bars",
+                "title": "memory",
+                "items": memory,
+                "xlabel": "MB added to the gallery's process",
+                "fmt": "{:.0f}",
+            },
+        ],
+    }
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ memory after creating the data and the peak during one epoch of ``fit``
 with default parameters. The budget is the data's own size plus 500 MB.
 
     python benchmarks/bench_memory.py [--n 60000] [--epochs 1]
+
+``--figure PATH`` draws each configuration's memory growth against its
+budget, ``--results PATH`` writes the values as JSON.
 """
 
 import argparse
@@ -12,7 +15,7 @@ import json
 import subprocess
 import sys
 
-from _common import peak_rss_mb, table
+from _common import add_output_options, peak_rss_mb, table, write_outputs
 
 
 def worker(n, dtype, epochs):
@@ -38,11 +41,12 @@ def main():
     parser.add_argument("--n", type=int, default=60000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--worker", nargs=3)
+    add_output_options(parser)
     args = parser.parse_args()
     if args.worker:
         worker(int(args.worker[0]), args.worker[1], int(args.worker[2]))
         return
-    rows = []
+    rows, records = [], {}
     for dtype in ("uint8", "float32"):
         out = subprocess.run(
             [
@@ -57,7 +61,7 @@ def main():
             text=True,
             check=True,
         ).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+        r = records[dtype] = json.loads(out.strip().splitlines()[-1])
         growth = r["peak"] - r["base"]
         budget = r["data"] + 500
         rows.append(
@@ -84,6 +88,40 @@ def main():
             "growth / budget",
         ),
     )
+    write_outputs(args, figure_record(records, args))
+
+
+def figure_record(records, args):
+    """Data size, memory growth and budget of each dtype, as printed."""
+    items = []
+    for dtype, r in records.items():
+        items.append({"label": f"{dtype}: data", "values": [r["data"]], "colour": 5})
+        items.append(
+            {
+                "label": f"{dtype}: growth in fit",
+                "values": [r["peak"] - r["base"]],
+                "colour": 2,
+            }
+        )
+        items.append(
+            {"label": f"{dtype}: budget", "values": [r["data"] + 500], "colour": 0}
+        )
+    return {
+        "benchmark": "memory",
+        "records": records,
+        "title": f"SiameseEmbedder().fit on {args.n:,} images 28x28, "
+        f"{args.epochs} epoch(s)",
+        "panel_size": (6.4, 2.8),
+        "panels": [
+            {
+                "kind": "bars",
+                "items": items,
+                "fmt": "{:.0f} MB",
+                "xlabel": "MB (growth: peak resident memory minus that after "
+                "import; budget: data + 500 MB)",
+            }
+        ],
+    }
 
 
 if __name__ == "__main__":

@@ -7,11 +7,16 @@ the CPU time of each process is printed with the ratio of each pair, so
 that the machine's drift cancels.
 
     python benchmarks/bench_monitor.py [--pairs 3] [--epochs 4]
+
+``--figure PATH`` draws the CPU time of each fit (bars: the medians),
+``--results PATH`` writes the times as JSON.
 """
 
 import argparse
 import subprocess
 import sys
+
+from _common import add_output_options, write_outputs
 
 FIT = """
 import sys, time
@@ -46,17 +51,49 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=4)
+    add_output_options(parser)
     args = parser.parse_args()
-    ratios = []
+    ratios, times = [], {"checks on": [], "checks off": []}
     print("pair  checks on s  checks off s  on / off")
     for i in range(args.pairs):
         on, off = cpu_seconds("on", args.epochs), cpu_seconds("off", args.epochs)
         ratios.append(on / off)
+        times["checks on"].append(on)
+        times["checks off"].append(off)
         print(f"{i:4d}  {on:11.2f}  {off:12.2f}  {on / off:8.3f}")
     ratios.sort()
     print(
         f"median on / off: {ratios[len(ratios) // 2]:.3f} "
         f"(min {ratios[0]:.3f}, max {ratios[-1]:.3f})"
+    )
+    median = ratios[len(ratios) // 2]
+    write_outputs(
+        args,
+        {
+            "benchmark": "monitor",
+            "times": times,
+            "ratios": ratios,
+            "title": f"SiameseEmbedder on the digits, {args.epochs} "
+            f"epoch{'s' if args.epochs > 1 else ''}: median CPU time ratio "
+            f"on / off {median:.3f}",
+            "panel_size": (6.0, 1.8),
+            "panels": [
+                {
+                    "kind": "bars",
+                    "center": "median",
+                    "xlabel": f"CPU seconds per fit (median of {args.pairs})",
+                    "fmt": "{:.2f} s",
+                    "items": [
+                        {
+                            "label": name,
+                            "values": t,
+                            "colour": 2 * (name == "checks on"),
+                        }
+                        for name, t in times.items()
+                    ],
+                }
+            ],
+        },
     )
 
 

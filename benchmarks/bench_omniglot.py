@@ -30,6 +30,9 @@ CPU seconds compare better.
 
     python benchmarks/bench_omniglot.py [--size 28] [--seeds 0] \
         [--data ../shared/data/omniglot] [--device cpu]
+
+``--figure PATH`` draws each row's 20-way error (a dot per seed) and fit
+CPU time, ``--results PATH`` writes the values as JSON.
 """
 
 import os
@@ -45,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import table
+from _common import add_output_options, table, write_outputs
 from bench_quality import fit_pml
 
 from sksiamese import SiameseEmbedder
@@ -153,6 +156,7 @@ def main():
         default="{}",
         help='JSON {"label": {SiameseEmbedder params}} of further rows',
     )
+    add_output_options(parser)
     args = parser.parse_args()
     methods = {m: METHODS[m] for m in args.methods}
     methods.update(json.loads(args.extra))
@@ -171,7 +175,7 @@ def main():
         f"({', '.join(train.alphabet_names)}); test: {int(keep.sum())} images of "
         f"the unseen alphabets {', '.join(unseen)}"
     )
-    rows, done = [], {}
+    rows, done, runs = [], {}, {}
     for method, params in methods.items():
         errs, smalls, walls, cpus, label = [], [], [], [], method
         for seed in args.seeds:
@@ -201,6 +205,7 @@ def main():
             n_epochs = est.max_epochs
         else:
             n_epochs = args.epochs
+        runs[label] = {"epochs": n_epochs, "error": errs, "fit_cpu": cpus}
         rows.append(
             (
                 label,
@@ -218,6 +223,53 @@ def main():
     table(rows, (*header, "fit s", "fit CPU s"))
     best = min(rows, key=lambda r: float(r[2]))
     print(f"lowest 20-way error: {best[0]} ({best[2]})")
+    write_outputs(args, figure_record(runs, args, where))
+
+
+def figure_record(runs, args, where):
+    """20-way error and fit CPU time of each row and seed, as printed."""
+
+    def colour(label):
+        if label.startswith("SiameseEmbedder"):
+            return 2
+        return 5 if label == "raw pixels" else 0
+
+    def short(label):  # "SiameseEmbedder() (defaults) (= ...)" is too long
+        return label.split(" (= ")[0]
+
+    seeds = ", ".join(map(str, args.seeds))
+    return {
+        "benchmark": "omniglot",
+        "runs": runs,
+        "seeds": args.seeds,
+        "title": f"Omniglot: 20-way one-shot on unseen alphabets, {where}, "
+        f"seed{'s' if len(args.seeds) > 1 else ''} {seeds}",
+        "panel_size": (5.0, 0.32 * len(runs) + 1.2),
+        "panels": [
+            {
+                "kind": "bars",
+                "title": "20-way one-shot error",
+                "xlabel": "error rate (lower is better)",
+                "fmt": "{:.3f}",
+                "items": [
+                    {"label": short(k), "values": r["error"], "colour": colour(k)}
+                    for k, r in runs.items()
+                ],
+            },
+            {
+                "kind": "bars",
+                "title": "fit CPU time",
+                "xlabel": "CPU seconds",
+                "fmt": "{:.0f}",
+                "items": [
+                    {"label": short(k), "values": r["fit_cpu"], "colour": colour(k)}
+                    if r["epochs"] != "-"
+                    else {"label": short(k), "note": "no training"}
+                    for k, r in runs.items()
+                ],
+            },
+        ],
+    }
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ photos (8x8 block means) of 30 people and judged by the ROC AUC of all
 "same" pairs of the other 10 people and as many "different" pairs
 (:func:`~sksiamese.verification.balanced_pairs`, ``random_state=0``). The
 ten unseen people are each block of ten (people 1-10, ..., 31-40, the
-last one the judged split of the verifier's issue) and ``--random`` sets
+last one the default split of ``bench_verifier_orl.py``) and ``--random`` sets
 of ten drawn with seeds 10, 11, ...
 
 Printed, per split and as means over the blocks, over the random sets and
@@ -38,12 +38,17 @@ The discriminant fitted on relit copies of the training photos as well
 Usage::
 
     python benchmarks/bench_orl_linear.py [--components 50] [--random 16]
+
+``--figure PATH`` draws the ROC AUC of each model over the four blocks and
+over the random sets (a dot per split), ``--results PATH`` writes the
+values as JSON.
 """
 
 import argparse
 from pathlib import Path
 
 import numpy as np
+from _common import add_output_options, write_outputs
 from bench_verifier_orl import (
     DEFAULT_DATA,
     downsample,
@@ -124,6 +129,7 @@ def main(argv=None):
     parser.add_argument("--components", type=int, default=50)
     parser.add_argument("--plda-components", type=int, default=40)
     parser.add_argument("--random", type=int, default=16)
+    add_output_options(parser)
     args = parser.parse_args(argv)
     path = Path(args.data) if args.data else DEFAULT_DATA / "orl_faces.npz"
     if not path.is_file():
@@ -166,6 +172,57 @@ def main(argv=None):
         if len(values[sel]):
             means = values[sel].mean(0)
             print(f"{label:<16}" + "".join(f"{v:>{width}.4f}" for v in means))
+    write_outputs(args, figure_record(rows, names, args))
+
+
+LONG_NAMES = {
+    "raw": "raw pixels",
+    "fisher": "Fisherfaces, 14x11",
+    "fisher own length": "Fisherfaces, own length",
+    "gabor": "Gabor + discriminant, 14x11",
+    "gabor 28x23": "Gabor + discriminant, 28x23",
+    "PLDA": "PLDA, 14x11",
+}
+
+
+def figure_record(rows, names, args):
+    """ROC AUC per model and split, as printed."""
+    labels = list(rows)
+    groups = (
+        ("four blocks of ten people", labels[:4]),
+        (f"{args.random} random sets of ten people", labels[4:]),
+    )
+    panels = []
+    for title, split_labels in groups:
+        if not split_labels:
+            continue
+        items = [
+            {
+                "label": LONG_NAMES.get(name, name),
+                "values": [rows[label][j] for label in split_labels],
+                "colour": 5 if j == 0 else 0,
+            }
+            for j, name in enumerate(names)
+        ]
+        panels.append(
+            {
+                "kind": "bars",
+                "title": title,
+                "items": items,
+                "xlabel": "ROC AUC on the unseen people's pairs",
+                "xlim": (0.9, 1.0),
+                "fmt": "{:.4f}",
+            }
+        )
+    return {
+        "benchmark": "orl_linear",
+        "splits": rows,
+        "models": names,
+        "title": "ORL: linear models fitted on 30 people, tested on 10 others "
+        "(no network)",
+        "panels": panels,
+        "panel_size": (5.0, 3.0),
+    }
 
 
 if __name__ == "__main__":

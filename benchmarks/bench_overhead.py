@@ -14,6 +14,9 @@ least disturbed by other load on a shared machine).
 images on the GPU, while the library copies each batch there.
 
     python benchmarks/bench_overhead.py [--epochs 3] [--repeats 3] [--device cuda]
+
+``--figure PATH`` draws the time of each run (bars: the medians),
+``--results PATH`` writes the times as JSON.
 """
 
 import argparse
@@ -21,7 +24,7 @@ import statistics
 
 import numpy as np
 import torch
-from _common import Timer, mnist_5000
+from _common import Timer, add_output_options, mnist_5000, write_outputs
 
 from sksiamese import SiameseEmbedder
 from sksiamese._training import Encoder
@@ -98,6 +101,7 @@ def main():
         help="'cpu' or 'cuda': both loops train there; the hand loop keeps "
         "all the images on the device, the library moves each batch there",
     )
+    add_output_options(parser)
     args = parser.parse_args()
     X, _, y, _ = mnist_5000()
     X = X.astype(np.float32)
@@ -128,6 +132,32 @@ def main():
         f"time ratio SiameseEmbedder / hand-written loop: median {ratio:.3f}, "
         f"best-of-runs {best:.3f}"
     )
+    write_outputs(args, figure_record(times, ratio, args))
+
+
+def figure_record(times, ratio, args):
+    """The time of every run, as printed."""
+    return {
+        "benchmark": "overhead",
+        "times": times,
+        "title": f"{args.epochs} epoch{'s' if args.epochs > 1 else ''} on 3,750 "
+        f"MNIST digits, device {args.device}, torch on {torch.get_num_threads()} "
+        f"thread(s): median time ratio {ratio:.3f}",
+        "panel_size": (6.4, 1.9),
+        "panels": [
+            {
+                "kind": "bars",
+                "center": "median",
+                "xlabel": f"seconds per fit (median of {args.repeats} runs; "
+                "lower is better)",
+                "fmt": "{:.2f} s",
+                "items": [
+                    {"label": name, "values": runs, "colour": 2 * (i == 1)}
+                    for i, (name, runs) in enumerate(times.items())
+                ],
+            }
+        ],
+    }
 
 
 if __name__ == "__main__":

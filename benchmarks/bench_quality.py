@@ -12,13 +12,24 @@ held-out quarter and fit time for:
 * ``SiameseEmbedder()`` with default parameters.
 
     python benchmarks/bench_quality.py [--datasets digits mnist] [--seeds 0]
+
+``--figure PATH`` draws the 1-NN error and the fit time of each method
+(a dot per seed), ``--results PATH`` writes the values as JSON.
 """
 
 import argparse
 
 import numpy as np
 import torch
-from _common import Timer, digits, knn1, mnist_5000, table
+from _common import (
+    Timer,
+    add_output_options,
+    digits,
+    knn1,
+    mnist_5000,
+    table,
+    write_outputs,
+)
 
 from sksiamese import SiameseEmbedder
 from sksiamese._data import network_input_shape, to_batch
@@ -90,8 +101,10 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["digits", "mnist"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    add_output_options(parser)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    runs = {}
     for name in args.datasets:
         X_tr, X_te, y_tr, y_te = digits() if name == "digits" else mnist_5000()
         rows, base = [], None
@@ -102,6 +115,7 @@ def main():
                     transform = METHODS[method](X_tr, y_tr, seed)
                 accs.append(knn1(transform(X_tr), y_tr, transform(X_te), y_te))
                 secs.append(t.seconds)
+            runs.setdefault(name, {})[method] = {"accuracy": accs, "fit_s": secs}
             acc, sec = float(np.mean(accs)), float(np.mean(secs))
             base = acc if method == "raw pixels" else base
             rows.append(
@@ -115,6 +129,56 @@ def main():
             )
         print(f"\n{name}: {len(X_tr)} train / {len(X_te)} test, seeds {args.seeds}")
         table(rows, ("method", "1-NN acc", "min", "fit s", "error / raw error"))
+    write_outputs(args, figure_record(runs, args))
+
+
+def figure_record(runs, args):
+    """1-NN error and fit time per method and seed, as in the tables."""
+    panels = []
+    for name, methods in runs.items():
+        colour = lambda m: {"raw pixels": 5, "SiameseEmbedder()": 2}.get(m, 0)  # noqa: E731
+        panels.append(
+            {
+                "kind": "bars",
+                "title": f"{name}: 1-NN error on the held-out quarter",
+                "xlabel": "error, % of the test images (lower is better)",
+                "fmt": "{:.2f} %",
+                "items": [
+                    {
+                        "label": m,
+                        "values": [100 * (1 - a) for a in r["accuracy"]],
+                        "colour": colour(m),
+                    }
+                    for m, r in methods.items()
+                ],
+            }
+        )
+        panels.append(
+            {
+                "kind": "bars",
+                "title": f"{name}: time to fit",
+                "xlabel": "seconds (log scale)",
+                "log": True,
+                "fmt": "{:.1f}",
+                "items": [
+                    {"label": m, "values": r["fit_s"], "colour": colour(m)}
+                    if m != "raw pixels"
+                    else {"label": m, "note": "no training"}
+                    for m, r in methods.items()
+                ],
+            }
+        )
+    seeds = ", ".join(map(str, args.seeds))
+    return {
+        "benchmark": "quality",
+        "runs": runs,
+        "seeds": args.seeds,
+        "title": f"Embedding quality (seed{'s' if len(args.seeds) > 1 else ''} "
+        f"{seeds}; torch on {torch.get_num_threads()} thread(s))",
+        "ncols": 2,
+        "panel_size": (4.8, 2.4),
+        "panels": panels,
+    }
 
 
 if __name__ == "__main__":

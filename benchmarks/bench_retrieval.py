@@ -24,6 +24,10 @@ Usage::
 
     python benchmarks/bench_retrieval.py                # n = 100,000
     python benchmarks/bench_retrieval.py --n 20000 --methods brute pml_faiss
+    python benchmarks/bench_retrieval.py --n 20000 --figure retrieval.png
+
+``--figure`` draws the time and the added memory of each method,
+``--results`` writes them as JSON.
 """
 
 import argparse
@@ -36,6 +40,7 @@ import tempfile
 import time
 
 import numpy as np
+from _common import add_output_options, write_outputs
 
 METHODS = ("brute", "faiss", "pml_faiss", "pml_default", "pml_torch")
 LABELS = {
@@ -182,6 +187,7 @@ def parse_args(argv=None):
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
+    add_output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -205,6 +211,37 @@ def main(argv=None):
             results[method] = run_method(method, data_path, args.timeout)
             print(f"  done: {LABELS[method]}", flush=True)
     print(format_table(results))
+    write_outputs(args, figure_record(results, args))
+
+
+def figure_record(results, args):
+    """Time and added memory of each method, as printed in the table."""
+
+    def panel(key, scale, xlabel, title):
+        items = []
+        for method, record in results.items():
+            item = {"label": LABELS[method].replace(" AccuracyCalculator", "")}
+            item["colour"] = 0 if method.startswith("pml") else 2
+            if isinstance(record, dict):
+                item["values"] = [record[key] / scale]
+            else:
+                item["note"] = record.split(" (")[0]  # failed, timeout
+            items.append(item)
+        return {"kind": "bars", "title": title, "xlabel": xlabel, "items": items}
+
+    return {
+        "benchmark": "retrieval",
+        "results": results,
+        "title": f"Leave-one-out P@1, R-precision and MAP@R on {args.n:,} "
+        f"embeddings ({args.dim}-D, {args.classes} classes)",
+        "panels": [
+            panel("time", 1, "seconds (lower is better)", "time"),
+            panel(
+                "added", 2**20, "MB added to the process (lower is better)", "memory"
+            ),
+        ],
+        "panel_size": (5.2, 2.6),
+    }
 
 
 if __name__ == "__main__":

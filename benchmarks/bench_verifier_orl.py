@@ -98,7 +98,7 @@ ROC AUC of the plain Euclidean distance between descriptors is printed
 beside the others. Needs ``pip install 'sksiamese[faces]'``.
 
 Which 10 people are unseen is ``--unseen``: 3 (people 31-40, the default
-and the judged split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
+split), or 0, 1 or 2 for people 1-10, 11-20 or 21-30; the
 scores vary more between these splits than between seeds. ``--unseen
 random`` draws the 10 people with each seed (a different split for each
 of ``--seeds``), to see what a choice does on splits it was not tuned on.
@@ -116,6 +116,12 @@ Usage::
         --n-networks 1 --embedding-dim 128 --fisher-weight 0 --loss triplet \
         --epochs 20 --lr 1e-3 --m-per-class 4 --batch-size 128 --no-cosine
     python benchmarks/bench_verifier_orl.py --data path/to/orl_faces.npz
+    python benchmarks/bench_verifier_orl.py --seeds 0 1 --figure orl.png
+
+``--figure PATH`` draws the ROC curves of each seed's verifier beside raw
+pixels and Fisherfaces (and the face descriptors alone, with
+``--features dlib``) on the same test pairs, and its scores seed by
+seed; ``--results PATH`` writes them as JSON.
 
 The data file is the one described in ``../shared/data/README.md``.
 """
@@ -129,6 +135,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import add_output_options, roc_points, write_outputs
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
@@ -540,6 +547,7 @@ def add_data_options(parser):
         "3 (the default) for people 31-40; 'random': 10 people drawn "
         "with each seed, a different split per seed",
     )
+    add_output_options(parser)
 
 
 def add_network_options(parser):
@@ -729,6 +737,7 @@ def pair_figures(verifier, X_test, y_test, idx, same):
     }
     return {
         "proba": proba,
+        "distances": distances,
         "roc_auc": roc_auc_score(same, -distances),
         "accuracy": float(np.mean(verifier.predict(pairs) == same)),
         "accuracy_half": float(np.mean((proba >= 0.5) == same)),
@@ -762,7 +771,18 @@ def evaluate(args):
     closed, closed_raw, open_set, open_strict = one_shot(
         verifier, X_test, y_test, images[test]
     )
+    descriptors = None if front is None else front.transform(X_test)
+    curves = {
+        "verifier": roc_points(same, -figures["distances"]),
+        "raw pixels": roc_points(same, -pair_distances(raw, idx)),
+        "Fisherfaces": roc_points(same, -fisher_d),
+    }
+    if descriptors is not None:
+        curves["face descriptors alone"] = roc_points(
+            same, -pair_distances(descriptors, idx)
+        )
     return {
+        "roc_curves": curves,
         "verifier": verifier,
         "same": same,
         "fit_wall": wall,
@@ -771,8 +791,8 @@ def evaluate(args):
         "roc_auc_raw": roc_auc_score(same, -pair_distances(raw, idx)),
         "roc_auc_fisher": roc_auc_score(same, -fisher_d),
         "roc_auc_descriptors": None
-        if front is None
-        else roc_auc_score(same, -pair_distances(front.transform(X_test), idx)),
+        if descriptors is None
+        else roc_auc_score(same, -pair_distances(descriptors, idx)),
         "roc_auc_networks": auc_networks,
         "roc_auc_discriminant": auc_discriminant,
         "people": unseen_people(target, test),
@@ -905,6 +925,72 @@ def main(argv=None):
         for name, fn in (("mean", np.mean), ("min", np.min), ("max", np.max)):
             row = "".join(f"{fn([r[k] for r in results]):>14.4f}" for k in keys)
             print(f"{name:>10}{row}")
+    write_outputs(args, figure_record(results, args))
+
+
+SCORES = {
+    "roc_auc": "ROC AUC",
+    "roc_auc_raw": "ROC AUC, raw pixels",
+    "accuracy": "accuracy, automatic threshold",
+    "accuracy_half": "accuracy at P(same) >= 0.5",
+    "one_shot": "one-shot identification",
+    "one_shot_raw": "one-shot, raw pixels 1-NN",
+    "open_set": "open set, 5 of 10 enrolled",
+}
+
+
+def figure_record(results, args):
+    """ROC curves and scores of every seed, from the figures printed."""
+    names = list(results[0]["roc_curves"])
+    colours = {"verifier": 2, "raw pixels": 5, "Fisherfaces": 0}
+    curves = [
+        {
+            "label": name,
+            "runs": [r["roc_curves"][name] for r in results],
+            "colour": colours.get(name, 1),
+        }
+        for name in names
+    ]
+    scores = {key: [float(r[key]) for r in results] for key in SCORES}
+    seeds = ", ".join(map(str, args.seeds))
+    split = (
+        "10 people drawn with each seed"
+        if args.unseen == "random"
+        else f"people {results[0]['people']}"
+    )
+    on = "on dlib's face descriptors" if args.features == "dlib" else "on the photos"
+    return {
+        "benchmark": "verifier_orl",
+        "seeds": args.seeds,
+        "people": [r["people"] for r in results],
+        "scores": scores,
+        "fit_cpu": [r["fit_cpu"] for r in results],
+        "title": f"ORL: SiameseVerifier {on}, trained on 30 people, tested on "
+        f"{split} (seed{'s' if len(args.seeds) > 1 else ''} {seeds})",
+        "panel_size": (4.9, 3.6),
+        "panels": [
+            {
+                "kind": "roc",
+                "title": "450 same and 450 different pairs of unseen people",
+                "curves": curves,
+            },
+            {
+                "kind": "bars",
+                "title": "scores (a dot per seed)",
+                "xlim": (0.7, 1.0),
+                "fmt": "{:.4f}",
+                "xlabel": "higher is better",
+                "items": [
+                    {
+                        "label": label,
+                        "values": scores[key],
+                        "colour": 5 if key.endswith("_raw") else 2,
+                    }
+                    for key, label in SCORES.items()
+                ],
+            },
+        ],
+    }
 
 
 if __name__ == "__main__":
