@@ -100,8 +100,8 @@ def command_line(argv=None):
     from pathlib import Path
 
     argv = sys.argv if argv is None else argv
-    env = [f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"]
-    env = env if "OMP_NUM_THREADS" in os.environ else []
+    threads = os.environ.get("OMP_NUM_THREADS")
+    env = [f"OMP_NUM_THREADS={threads}"] if threads is not None else []
     return shlex.join([*env, "python", f"benchmarks/{Path(argv[0]).name}", *argv[1:]])
 
 
