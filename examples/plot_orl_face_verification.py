@@ -162,7 +162,7 @@ print(f"answered 'unknown': {np.mean(answer == -1):.3f}")
 # "unknown" when it does not. Every query's person is enrolled here, so an
 # answer is right (green, ✓) only when it names the query's person; a
 # wrong name and "unknown" are both misses (red, ✗). The first three pairs
-# are misses, when there are that many.
+# are misses of three people, when there are that many.
 def show_answers(queries, nearest, p_same, answers, threshold, title):
     fig = plt.figure(figsize=(12.8, 5.4), layout="constrained")
     cells = fig.subfigures(2, 4).ravel()
@@ -191,6 +191,7 @@ _, nearest = gallery.kneighbors(X_new[queries], n_neighbors=1)
 match = first[nearest[:, 0]]  # the nearest enrolled photo of each query
 p_best = gallery.identity_proba(X_new[queries]).max(axis=1)
 missed = np.flatnonzero(answer != truth)
+missed = missed[np.unique(truth[missed], return_index=True)[1]]  # one a person
 named_right = rng.permutation(np.flatnonzero(answer == truth))
 some = np.concatenate([missed[:3], named_right])[:8]
 show_answers(
@@ -286,3 +287,38 @@ VerificationCurveDisplay.from_estimator(
 )
 DistanceHistogramDisplay.from_estimator(on_faces, face_pairs, same, bins=40, ax=ax_hist)
 plt.show()
+
+# %%
+# The figures
+# -----------
+# The last run printed (two CPU cores, ``random_state=0``; 30 known and 10
+# new people):
+#
+# ====================================================  ==============
+# verifier trained on the photos of the known people
+# ====================================================  ==============
+# ``threshold_`` on ``P(same)`` (sigmoid calibration)   0.678
+# accuracy on 900 pairs of new people at it             0.912
+# Brier score of ``P(same)`` on those pairs             0.057
+# ROC AUC on those pairs                                0.9657
+# one photo of each new person enrolled: named right    0.800
+# ... answered "unknown"                                0.189
+# ====================================================  ==============
+#
+# With half of the new people enrolled:
+#
+# =========  ===================  ===============
+# threshold  enrolled: named      others: unknown
+# =========  ===================  ===============
+# 0.678      0.844                0.867
+# 0.600      0.844                0.822
+# 0.800      0.844                0.889
+# 0.950      0.711                1.000
+# =========  ===================  ===============
+#
+# On dlib's face descriptors, the ROC AUC on the same pairs is 0.9985
+# without any training and 0.9996 for the verifier fitted on three
+# descriptors of each known person, whose accuracy at its ``threshold_``
+# is 0.9722. Thirty people are enough to learn a verifier for ten others
+# (ROC AUC 0.966 from pixels alone), and a face network trained on
+# millions of photos of other people makes it nearly perfect.

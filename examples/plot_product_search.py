@@ -19,6 +19,15 @@ fine-tuned on 60 products; the other 60 go into a nearest-neighbour index
 of :mod:`sksiamese.neighbors`, and each of their photos queries it. Raw
 pixels and the frozen ImageNet features of the same backbone are searched
 the same way.
+
+**Other backbones.** ``network="resnet50"``
+(:class:`~sksiamese.networks.ResNet50`) is the same recipe on torchvision's
+ResNet-50 (``pip install 'sksiamese[vision]'``, with a torchvision built for
+the installed torch), its last residual block fine-tuned; its ImageNet
+weights are read from a file given as ``network_params={"weights": path}``
+(saved with ``torch.save(model.state_dict(), path)``), since nothing is
+downloaded at run time. EfficientNet-Lite0 needs neither: its weights ship
+in a package.
 """
 
 # sphinx_gallery_thumbnail_number = 2
@@ -159,10 +168,12 @@ print(f"{len(paths)} photos of {len(names)} products, {SIZE} x {SIZE} pixels")
 print(f"fine-tuning on {len(X_train)} photos of {len(np.unique(y_train))} products")
 
 # %%
-# Six photos of each of four products: what must be found from what.
+# Six photos of each of four products. The first two differ only by their
+# pattern, the first and the third only by their colour: from any photo,
+# the search must find the other five of the same product.
 reader = ImageReader(size=SIZE, mode="RGB")
 fig, axes = plt.subplots(4, N_PHOTOS, figsize=(8, 5.8), layout="constrained")
-for row, p in zip(axes, [0, 5, 26, 102], strict=True):
+for row, p in zip(axes, [0, 1, 4, 26], strict=True):
     for ax, path in zip(row, paths[product == p], strict=True):
         ax.imshow(reader.read(path))
         ax.set_axis_off()
@@ -286,7 +297,7 @@ ax.legend(loc="upper left", ncols=3, fontsize=9)
 ax.set_title("Retrieval of new products, by what is searched")
 plt.show()
 
-fig = plt.figure(figsize=(9.8, 4.6), layout="constrained")
+fig = plt.figure(figsize=(13.5, 4.4), layout="constrained")
 baselines = ["raw pixels", "ImageNet features"]
 for subfig, name in zip(fig.subfigures(1, 2), baselines, strict=True):
     q, c = embeddings[name]
@@ -304,3 +315,27 @@ for subfig, name in zip(fig.subfigures(1, 2), baselines, strict=True):
     )
 plt.show()
 shutil.rmtree(root)  # the catalogue's temporary folder
+
+# %%
+# The figures
+# -----------
+# The last run printed, on the 60 new products (60 queries, a catalogue of
+# 300 photos; fine-tuned for 6 epochs on the 360 photos of the other 60
+# products, on two CPU cores, ``random_state=0``):
+#
+# =================  ===========  ========  =====
+# searched           precision@1  recall@5  MAP@R
+# =================  ===========  ========  =====
+# raw pixels         0.233        0.177     0.115
+# ImageNet features  0.733        0.553     0.484
+# fine-tuned         0.850        0.687     0.628
+# =================  ===========  ========  =====
+#
+# Raw pixels see mostly backdrop, pose and light, and find the product for
+# fewer than one query in four. The frozen ImageNet features already find
+# it for nearly three in four; six epochs of fine-tuning on other products
+# add about 12 points of precision@1 and 14 of MAP@R, on products the
+# network never saw. What is left is mostly the confusion the picture
+# shows: the same pattern on another kind of object or in another colour.
+# More products to train on, larger photos or more epochs are where the
+# gain would grow.
