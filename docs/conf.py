@@ -73,7 +73,6 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "doc_module": ("sksiamese",),
     "backreferences_dir": "gen_modules/backreferences",
-    "reference_url": {"sksiamese": None},
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "show_signature": False,
