@@ -84,7 +84,7 @@ print(f"testing:  {len(np.unique(y_test))} characters, {len(X_test)} drawings")
 # drawing slightly and randomly rotated, scaled and shifted every time it
 # is seen (``augment="auto"``), which helps with characters the network
 # never saw.
-embedder = SiameseEmbedder(max_epochs=10, device="cpu", random_state=0)
+embedder = SiameseEmbedder(max_epochs=6, device="cpu", random_state=0)
 embedder.fit(X_train, y_train)
 
 # %%
