@@ -71,6 +71,7 @@ sphinx_gallery_conf = {
     # fails (its data missing, say) fails the build
     "plot_gallery": str(os.environ.get("SKSIAMESE_DOCS_RUN_EXAMPLES", "1") == "1"),
     "only_warn_on_example_error": False,
+    "remove_config_comments": True,
     "doc_module": ("sksiamese",),
     "backreferences_dir": "gen_modules/backreferences",
     "within_subsection_order": "FileNameSortKey",

@@ -25,8 +25,6 @@ named by the environment variable ``SKSIAMESE_DATA``, or else inside
 an error without them.
 """
 
-# sphinx_gallery_thumbnail_number = 1
-
 # %%
 # Data
 # ----
@@ -37,6 +35,7 @@ an error without them.
 import os
 from pathlib import Path
 
+# sphinx_gallery_thumbnail_number = 1
 import matplotlib.pyplot as plt
 import numpy as np
 

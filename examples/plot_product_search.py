@@ -30,8 +30,6 @@ downloaded at run time. EfficientNet-Lite0 needs neither: its weights ship
 in a package.
 """
 
-# sphinx_gallery_thumbnail_number = 2
-
 # %%
 # A catalogue of product photos
 # -----------------------------
@@ -46,6 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
+# sphinx_gallery_thumbnail_number = 2
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
