@@ -86,6 +86,20 @@ print("mean pair accuracy over the folds (rows: margin, columns: threshold)")
 print(table.round(3))
 print("best:", search.best_params_)
 
+fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+image = ax.imshow(table.to_numpy(), cmap="viridis", aspect="auto")
+middle = np.mean(image.get_clim())
+for (row, col), value in np.ndenumerate(table.to_numpy()):
+    color = "black" if value > middle else "white"
+    ax.text(col, row, f"{value:.3f}", ha="center", va="center", color=color)
+ax.set_xticks(range(table.shape[1]), table.columns)
+ax.set_yticks(range(table.shape[0]), table.index)
+ax.set_xlabel("threshold on P(same)")
+ax.set_ylabel("margin of the loss")
+ax.set_title("Pair accuracy on the validation folds (mean of 3)")
+fig.colorbar(image, ax=ax)
+plt.show()
+
 # %%
 # The threshold matters more than the margin here: 0.2 and 0.8 lose pairs
 # whatever the margin. Because ``P(same)`` is calibrated on balanced pairs,
@@ -115,7 +129,7 @@ print(f"ROC AUC: {roc_auc_score(same, best.decision_function(pairs)):.4f}")
 print(f"accuracy: {np.mean(best.predict(pairs) == same):.4f}")
 print(f"Brier score: {brier_score_loss(same, p_same):.4f}")
 
-fig, (ax_roc, ax_rel) = plt.subplots(1, 2, figsize=(9, 4))
+fig, (ax_roc, ax_rel) = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
 RocCurveDisplay.from_predictions(same, best.decision_function(pairs), ax=ax_roc)
 ax_roc.set_title("ROC of the test pairs")
 bins = np.linspace(0, 1, 11)
@@ -132,5 +146,25 @@ ax_rel.set_xlabel("predicted P(same)")
 ax_rel.set_ylabel("observed share of same pairs")
 ax_rel.set_title("Reliability")
 ax_rel.legend()
-fig.tight_layout()
 plt.show()
+
+# %%
+# The figures
+# -----------
+# The last run printed (two CPU cores, ``random_state=0``, 5 epochs per
+# fit), mean pair accuracy over the three validation folds:
+#
+# ======  =====  =====  =====  ========
+# margin  0.2    0.5    0.8    "auto"
+# ======  =====  =====  =====  ========
+# 0.05    0.871  0.891  0.853  0.890
+# 0.1     0.867  0.887  0.847  0.886
+# 0.3     0.864  0.884  0.843  0.883
+# ======  =====  =====  =====  ========
+#
+# with mean ROC AUC 0.9591, 0.9568 and 0.9546 for the three margins. The
+# best setting, margin 0.05 and threshold 0.5, refitted on all the
+# training digits, scores on 4,000 balanced pairs of test digits: ROC AUC
+# 0.9670, accuracy 0.9032 and Brier score 0.0695. ``"auto"`` comes within
+# 0.001 of the best fixed threshold in every row without being told where
+# it lies.
