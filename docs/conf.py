@@ -1,12 +1,12 @@
 """Sphinx configuration of the sksiamese documentation.
 
-Build (from the project root; the examples are not run)::
+Build (from the project root; the examples of the gallery are run, and an
+example that fails fails the build)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Set ``SKSIAMESE_DOCS_RUN_EXAMPLES=1`` to run the examples and put their
-pictures and output in the gallery (a few minutes), and
-``SKSIAMESE_DOCS_INTERSPHINX=1`` to link names of Python, NumPy,
+Set ``SKSIAMESE_DOCS_RUN_EXAMPLES=0`` to build the pages without running
+the examples (a minute), and ``SKSIAMESE_DOCS_INTERSPHINX=1`` to link names of Python, NumPy,
 scikit-learn, PyTorch, skorch and matplotlib to their documentation (needs
 network access). A nitpicky build (``-n``) resolves every reference either
 way: without the inventories, references into those projects are the only
@@ -75,7 +75,6 @@ plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
 
 # -- Example gallery -----------------------------------------------------------
 
-run_examples = os.environ.get("SKSIAMESE_DOCS_RUN_EXAMPLES", "0") == "1"
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
