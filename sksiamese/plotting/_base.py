@@ -214,18 +214,14 @@ def _reader_for(paths, image_shape):
     return reader_of(image_shape).resolve(paths[0])
 
 
-def _take(X, rows, name):
-    """Rows ``rows`` of samples ``X`` (paths, or an array), before they are
-    read: a display decodes only the image files it draws."""
+def _samples(X, name):
+    """``(rows, are_paths)``: ``X`` as rows that can be counted and indexed
+    before they are read, the paths of image files as one object array (a
+    display decodes only the files it draws), or else the array."""
     paths = as_paths(X, name)
     if paths is not None:
-        return paths[rows]
-    return np.asarray(X)[rows]
-
-
-def _n_samples(X, name):
-    paths = as_paths(X, name)
-    return len(paths) if paths is not None else len(np.asarray(X))
+        return paths, True
+    return np.asarray(X), False
 
 
 def _embedder_of(estimator):

@@ -3,7 +3,6 @@
 import numpy as np
 
 from .._utils import check_labels
-from ..images import as_paths
 from ._base import (
     _RIGHT,
     _WRONG,
@@ -15,9 +14,8 @@ from ._base import (
     _image_shape_of,
     _ImageScale,
     _label_text,
-    _n_samples,
     _reader_for,
-    _take,
+    _samples,
 )
 
 __all__ = ["NeighborsDisplay"]
@@ -253,29 +251,24 @@ class NeighborsDisplay(_Display):
         distances, indices = kneighbors(
             query_embeddings, gallery_embeddings, n_neighbors=n_neighbors, metric=metric
         )
-        n_queries = _n_samples(query_images, "query_images")
-        n_gallery = _n_samples(gallery_images, "gallery_images")
-        if n_queries != len(distances):
+        queries, query_files = _samples(query_images, "query_images")
+        gallery, _ = _samples(gallery_images, "gallery_images")
+        n_gallery = len(np.asarray(gallery_embeddings))
+        if len(queries) != len(distances):
             raise ValueError(
-                f"query_images has {n_queries} images but query_embeddings "
+                f"query_images has {len(queries)} images but query_embeddings "
                 f"has {len(distances)} rows."
             )
-        if n_gallery != len(np.asarray(gallery_embeddings)):
+        if len(gallery) != n_gallery:
             raise ValueError(
-                f"gallery_images has {n_gallery} images but gallery_embeddings "
-                f"has {len(np.asarray(gallery_embeddings))} rows."
+                f"gallery_images has {len(gallery)} images but gallery_embeddings "
+                f"has {n_gallery} rows."
             )
         # only the images drawn are read: a gallery of files stays on disk
-        queries = _as_images(query_images, image_shape, "query_images")
-        reader = None
-        paths = as_paths(query_images, "query_images")
-        if paths is not None:
-            reader = _reader_for(paths, image_shape)
+        reader = _reader_for(queries, image_shape) if query_files else None
+        queries = _as_images(queries, image_shape, "query_images", reader=reader)
         found = _as_images(
-            _take(gallery_images, indices.ravel(), "gallery_images"),
-            image_shape,
-            "gallery_images",
-            reader=reader,
+            gallery[indices.ravel()], image_shape, "gallery_images", reader=reader
         )
         neighbor_labels = None
         if query_labels is not None and gallery_labels is not None:
