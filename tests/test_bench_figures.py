@@ -2,31 +2,20 @@
 again from the JSON file of those values."""
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _benchmarks import BENCHMARKS, load_benchmark
 
 pytest.importorskip("matplotlib")
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
-
-def _module(name):
-    if str(BENCHMARKS) not in sys.path:  # the scripts import one another
-        sys.path.append(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _record():
-    common = _module("_common")
+    common = load_benchmark("_common")
     rng = np.random.default_rng(0)
     same = np.repeat([1, 0], 50)
     scores = same + rng.normal(size=100)

@@ -2,10 +2,10 @@
 there: the scripts' options and the quality they reach."""
 
 import functools
-import sys
 
 import numpy as np
 import pytest
+from _benchmarks import load_benchmark
 from sklearn.metrics import roc_auc_score
 
 from sksiamese.verification import balanced_pairs
@@ -14,16 +14,7 @@ from sksiamese.verification import balanced_pairs
 
 
 def _orl_bench(name="bench_verifier_orl"):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
-    if str(path.parent) not in sys.path:  # the scripts import one another
-        sys.path.append(str(path.parent))
-    spec = importlib.util.spec_from_file_location(name, path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark(name)
 
 
 def test_plda_scores_rank_unseen_classes_of_mirror_symmetric_images():
