@@ -13,7 +13,6 @@ from _benchmarks import BENCHMARKS, load_benchmark
 pytest.importorskip("matplotlib")
 
 
-
 def _record():
     common = load_benchmark("_common")
     rng = np.random.default_rng(0)
