@@ -18,6 +18,7 @@ held-out quarter and fit time for:
 """
 
 import argparse
+import time
 
 import numpy as np
 import torch
@@ -53,11 +54,24 @@ def fit_nca(X_tr, y_tr, seed):
 
 
 def fit_pml(X_tr, y_tr, seed, epochs=20, lr=None):
+    return train_pml(X_tr, y_tr, seed, epochs=epochs, lr=lr)[0]
+
+
+def train_pml(
+    X_tr, y_tr, seed, epochs=20, lr=None, network_params=None, cpu_budget=None
+):
+    """pytorch-metric-learning's semi-hard triplets in a hand-written loop on
+    the library's :class:`ConvNet` (with ``network_params``): ``epochs``
+    epochs or, with ``cpu_budget``, whole epochs until that many seconds of
+    process CPU time are spent. Returns the embedding function and the
+    number of epochs trained."""
     from pytorch_metric_learning import losses, miners, samplers
 
+    start = time.process_time()
     torch.manual_seed(seed)
     shape = network_input_shape(X_tr.shape[1:])
-    model = Encoder(ConvNet(shape, embedding_dim=64), normalize=True)
+    network = ConvNet(shape, embedding_dim=64, **(network_params or {}))
+    model = Encoder(network, normalize=True)
     lr = SiameseEmbedder().lr if lr is None else lr  # the library's default
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = losses.TripletMarginLoss(margin=0.2)
@@ -69,19 +83,27 @@ def fit_pml(X_tr, y_tr, seed, epochs=20, lr=None):
         torch.utils.data.TensorDataset(data, labels), batch_size=128, sampler=sampler
     )
     model.train()
-    for _ in range(epochs):
+    n_epochs = 0
+
+    def more():
+        if cpu_budget is None:
+            return n_epochs < epochs
+        return time.process_time() - start < cpu_budget
+
+    while more():
         for xb, yb in loader:
             opt.zero_grad()
             emb = model(xb)
             loss_fn(emb, yb, miner(emb, yb)).backward()
             opt.step()
+        n_epochs += 1
     model.eval()
 
     def transform(X):
         with torch.no_grad():
             return model(to_batch(X, slice(None), shape)).numpy()
 
-    return transform
+    return transform, n_epochs
 
 
 def fit_ours(X_tr, y_tr, seed):
