@@ -1,0 +1,88 @@
+"""The Omniglot benchmark's protocols, on the archives of ``../shared/data``
+when they are there (skipped otherwise)."""
+
+import functools
+
+import numpy as np
+import pytest
+
+from tests._benchmarks import load_benchmark
+
+
+@pytest.fixture(scope="module")
+def bench():
+    module = load_benchmark("bench_omniglot")
+    # each archive is read once for the whole module
+    module.load_omniglot = functools.lru_cache(module.load_omniglot)
+    return module
+
+
+@pytest.fixture
+def omniglot(shared_data):
+    path = shared_data / "omniglot"
+    if not (path / "images_background_small2.zip").is_file():
+        pytest.skip(f"the Omniglot archives are not in {path}")
+    return path
+
+
+def test_the_two_archives_hold_eight_distinct_alphabets(bench, omniglot):
+    pool = bench.load_alphabets(omniglot, 8)
+    assert len(pool.alphabet_names) == 8
+    assert {"Greek", "Latin", "Tagalog", "Korean"} <= set(pool.alphabet_names)
+    assert len(pool.target_names) == 242
+    assert pool.images.shape == (4840, 8, 8)
+    # 20 drawings of each character, every character in one alphabet
+    assert np.all(np.bincount(pool.target) == 20)
+    for t in np.unique(pool.target):
+        assert len(np.unique(pool.alphabet[pool.target == t])) == 1
+    # Greek and Latin come once: as many drawings as characters allow
+    greek = pool.alphabet == list(pool.alphabet_names).index("Greek")
+    assert greek.sum() == 24 * 20
+
+
+def test_leave_one_alphabet_out_holds_each_out_once(bench, omniglot):
+    folds = list(bench.folds("lao", omniglot, 8))
+    assert [f[0] for f in folds] == sorted(f[0] for f in folds)
+    assert len(folds) == 8
+    for name, train, test in folds:
+        names = set(test.alphabet_names[np.unique(test.alphabet)])
+        assert names == {name}
+        assert name not in set(train.alphabet_names[np.unique(train.alphabet)])
+        assert not set(train.target) & set(test.target)
+        assert len(train.images) + len(test.images) == 4840
+    some = list(bench.folds("lao", omniglot, 8, holdout=["Korean", "Tagalog"]))
+    assert [f[0] for f in some] == ["Korean", "Tagalog"]
+    with pytest.raises(SystemExit, match="no such alphabet"):
+        list(bench.folds("lao", omniglot, 8, holdout=["Klingon"]))
+
+
+def test_the_current_protocol_tests_the_unseen_alphabets_of_small2(bench, omniglot):
+    [(_, train, test)] = bench.folds("current", omniglot, 8)
+    unseen = set(test.alphabet_names[np.unique(test.alphabet)])
+    assert unseen == {"Japanese_(katakana)", "Sanskrit", "Tagalog"}
+    assert len(train.images) == 2720
+
+
+def test_errors_are_20_way_except_for_smaller_alphabets(bench, omniglot):
+    [(_, train, test)] = bench.folds("current", omniglot, 8)
+    Z = test.images.reshape(len(test.images), -1).astype(float)
+    errors = bench.alphabet_errors(Z, test, seed=0)
+    assert {a: n for a, (n, _) in errors.items()} == {
+        "Japanese_(katakana)": 20,
+        "Sanskrit": 20,
+        "Tagalog": 17,
+    }
+    assert all(0.5 < e < 1 for _, e in errors.values())  # raw pixels are poor
+    s = bench.summary([{"errors": errors, "epochs": "-", "wall": 0.0, "cpu": 0.0}])
+    assert s["error"] == pytest.approx(
+        (errors["Japanese_(katakana)"][1] + errors["Sanskrit"][1]) / 2
+    )
+    assert s["small"] == pytest.approx(errors["Tagalog"][1])
+
+
+def test_a_row_on_another_rows_time_needs_that_row(bench):
+    methods = {"raw pixels": None, "pml C4": bench.PML({}, same_time_as="defaults")}
+    with pytest.raises(SystemExit, match="needs the row 'defaults'"):
+        bench.run_order(methods)
+    methods["defaults"] = {}
+    assert bench.run_order(methods) == ["raw pixels", "defaults", "pml C4"]
