@@ -41,11 +41,9 @@ what their name says:
 * ``SiameseEmbedder()`` with every parameter at its default (when that is
   one of the rows above, its result is reused).
 
-``--extra`` adds rows of ``SiameseEmbedder`` parameters, and of two
-composable pieces beside them: ``"rotation_classes": true`` fits the
-embedder in :class:`~sksiamese.classes.RotationClasses`, and
-``"lr_schedule": {"warmup_epochs": 1}`` passes a
-:class:`~sksiamese.callbacks.WarmupCosineLR` callback.
+``--extra`` adds rows of ``SiameseEmbedder`` parameters (JSON), with
+``"rotation_classes": true`` to fit the embedder in
+:class:`~sksiamese.classes.RotationClasses`.
 
 Fit time is wall-clock and CPU (process) seconds per fit; on a shared
 machine the CPU seconds compare better.
@@ -78,7 +76,6 @@ from bench_quality import train_pml
 from sklearn.utils import Bunch
 
 from sksiamese import SiameseEmbedder
-from sksiamese.callbacks import WarmupCosineLR
 from sksiamese.classes import RotationClasses
 from sksiamese.datasets import load_omniglot
 from sksiamese.evaluation import one_shot_evaluate
@@ -229,13 +226,9 @@ def embedder(method, params, seed, epochs, device):
     :class:`RotationClasses` with ``"rotation_classes": true``."""
     params = dict(params)
     rotations = params.pop("rotation_classes", False)
-    schedule = params.pop("lr_schedule", None)
     if method != DEFAULTS:
         params.setdefault("max_epochs", method_epochs(params, epochs))
         params.setdefault("device", device)
-    if schedule is not None:
-        callbacks = list(params.pop("callbacks", None) or [])
-        params["callbacks"] = [*callbacks, ("lr_schedule", WarmupCosineLR(**schedule))]
     est = SiameseEmbedder(random_state=seed, **params)
     return RotationClasses(est) if rotations else est
 
@@ -248,7 +241,6 @@ def same_fit_key(est, device):
     params["device"] = device if params["device"] == "auto" else params["device"]
     params["augment"] = "affine" if params["augment"] == "auto" else params["augment"]
     params["miner"] = resolve_miner(inner.miner, inner.loss)
-    params["callbacks"] = repr(params["callbacks"])
     return repr((type(est).__name__, sorted(params.items())))
 
 

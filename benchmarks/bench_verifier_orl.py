@@ -303,6 +303,7 @@ def make_network(args, seed):
         max_epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_schedule="constant",  # its own: cosine, or none with --no-cosine
         weight_decay=args.weight_decay,
         callbacks=callbacks,
         device="cpu",

@@ -24,6 +24,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from skorch.callbacks import LRScheduler
 from torch import nn
 
 from ._data import (
@@ -64,6 +65,7 @@ from ._training import (
 )
 from ._utils import check_same, fill_doc
 from .augment import AUGMENTATIONS, training_augment
+from .callbacks import WarmupCosineLR
 from .images import ImageReader, files_as_samples
 from .losses import (
     LOSSES,
@@ -206,6 +208,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The optimiser.
     lr : float, default=3e-3
         Learning rate.
+    lr_schedule : {"warmup_cosine", "constant"}, default="warmup_cosine"
+        How the learning rate moves over the epochs of a fit:
+        ``"warmup_cosine"`` rises linearly over the first tenth of them
+        (``max_epochs // 10`` epochs, none below 10) and then falls along
+        a half cosine towards 0 at the last
+        (:class:`~sksiamese.callbacks.WarmupCosineLR`); ``"constant"``
+        keeps ``lr`` throughout, for a schedule of one's own in
+        ``callbacks``. A ``warm_start`` fit runs its own schedule.
     weight_decay : float, default=0.0
         L2 penalty passed to the optimiser.
     validation_fraction : float, default=None
@@ -341,6 +351,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "num_workers": [Interval(numbers.Integral, 0, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"warmup_cosine", "constant"})],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
@@ -371,6 +382,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         num_workers=0,
         optimizer="adam",
         lr=3e-3,
+        lr_schedule="warmup_cosine",
         weight_decay=0.0,
         validation_fraction=None,
         early_stopping=False,
@@ -397,6 +409,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.num_workers = num_workers
         self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -639,7 +652,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             iterator_valid=EpochLoader,
             train_split=PresetSplit(valid) if valid is not None else None,
             callbacks=training_callbacks(
-                self.callbacks, self.early_stopping, self.n_iter_no_change, self.verbose
+                self.callbacks,
+                self.early_stopping,
+                self.n_iter_no_change,
+                self.verbose,
+                schedule=self._schedule(),
             ),
             device=self.device_,
             verbose=int(self.verbose),
@@ -664,6 +681,23 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net.initialize()
         return net
 
+    def _schedule(self):
+        """The learning-rate callback of ``lr_schedule`` (None: constant);
+        a schedule among ``callbacks`` as well is refused, since the two
+        would multiply."""
+        if self.lr_schedule == "constant":
+            return None
+        for item in self.callbacks or []:
+            name, callback = item if isinstance(item, tuple) else (None, item)
+            if isinstance(callback, (LRScheduler, WarmupCosineLR)):
+                shown = type(callback).__name__ + (f" {name!r}" if name else "")
+                raise ValueError(
+                    f"callbacks hold a learning-rate schedule ({shown}) and "
+                    f"lr_schedule={self.lr_schedule!r} sets one too; pass "
+                    'lr_schedule="constant" to train with yours alone.'
+                )
+        return WarmupCosineLR(warmup_epochs=self.max_epochs // 10)
+
     def _continue(self, train, valid, seed, session=None):
         """Train the fitted net for ``max_epochs`` more epochs."""
         net = self.net_
@@ -677,6 +711,12 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 optimizer__weight_decay=self.weight_decay,
                 max_epochs=self.max_epochs,
             )
+            if self.lr_schedule != "constant" and "lr_schedule" in dict(
+                net.callbacks_
+            ):
+                net.set_params(
+                    callbacks__lr_schedule__warmup_epochs=self.max_epochs // 10
+                )
         finally:
             net.verbose = verbose
         net.train_split = PresetSplit(valid) if valid is not None else None

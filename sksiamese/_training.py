@@ -127,11 +127,14 @@ def silent(*args, **kwargs):
     """A picklable sink for callback messages."""
 
 
-def training_callbacks(callbacks, early_stopping, patience, verbose):
-    """The skorch callbacks of a fit: the user's, the guard against
-    non-finite losses, early stopping on ``valid_loss`` (restoring the best
-    weights) and, when verbose, a progress bar."""
+def training_callbacks(callbacks, early_stopping, patience, verbose, schedule=None):
+    """The skorch callbacks of a fit: the learning-rate ``schedule`` (a
+    callback, or None), the user's, the guard against non-finite losses,
+    early stopping on ``valid_loss`` (restoring the best weights) and, when
+    verbose, a progress bar."""
     callbacks = list(callbacks or [])
+    if schedule is not None:
+        callbacks.insert(0, ("lr_schedule", schedule))
     callbacks.append(("nonfinite_guard", NonFiniteGuard()))
     if early_stopping:
         stopper = EarlyStopping(

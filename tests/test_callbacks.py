@@ -19,7 +19,13 @@ def digits():
 
 
 def fitted(digits, callback, **params):
-    params = {"max_epochs": 6, "embedding_dim": 4, "random_state": 0, **params}
+    params = {
+        "max_epochs": 6,
+        "embedding_dim": 4,
+        "random_state": 0,
+        "lr_schedule": "constant",
+        **params,
+    }
     return SiameseEmbedder(callbacks=[("lr_schedule", callback)], **params).fit(*digits)
 
 
@@ -45,9 +51,39 @@ def test_final_fraction_and_no_warmup(digits):
 
 
 def test_the_schedule_changes_what_is_learned(digits):
-    plain = SiameseEmbedder(max_epochs=3, embedding_dim=4, random_state=0).fit(*digits)
+    plain = SiameseEmbedder(
+        max_epochs=3, embedding_dim=4, random_state=0, lr_schedule="constant"
+    ).fit(*digits)
+    assert "lr" not in plain.history_[-1]
     scheduled = fitted(digits, WarmupCosineLR(), max_epochs=3)
     assert not np.allclose(plain.transform(digits[0]), scheduled.transform(digits[0]))
+
+
+def test_the_embedders_default_schedule(digits):
+    emb = SiameseEmbedder(max_epochs=20, embedding_dim=4, lr=0.01, random_state=0)
+    emb.fit(*digits)
+    schedule = WarmupCosineLR(warmup_epochs=2)
+    np.testing.assert_allclose(
+        emb.history_[:, "lr"], [0.01 * schedule.factor(e, 20) for e in range(20)]
+    )
+    # below 10 epochs: no warm-up, the cosine alone
+    short = SiameseEmbedder(max_epochs=4, embedding_dim=4, random_state=0).fit(*digits)
+    assert short.history_[0, "lr"] == pytest.approx(short.lr)
+    # a warm start runs a schedule of its own length
+    emb.set_params(warm_start=True, max_epochs=10).fit(*digits)
+    np.testing.assert_allclose(
+        emb.history_[20:, "lr"],
+        [0.01 * WarmupCosineLR(warmup_epochs=1).factor(e, 10) for e in range(10)],
+    )
+
+
+def test_a_schedule_of_ones_own_needs_lr_schedule_constant(digits):
+    from skorch.callbacks import LRScheduler
+
+    for callback in (("mine", LRScheduler()), WarmupCosineLR()):
+        emb = SiameseEmbedder(max_epochs=2, callbacks=[callback])
+        with pytest.raises(ValueError, match='lr_schedule="constant"'):
+            emb.fit(*digits)
 
 
 def test_a_warm_start_starts_its_own_schedule(digits):
