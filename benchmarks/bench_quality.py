@@ -11,13 +11,16 @@ held-out quarter and fit time for:
   network and epochs as the library's default (a hand-written loop);
 * ``SiameseEmbedder()`` with default parameters.
 
-    python benchmarks/bench_quality.py [--datasets digits mnist] [--seeds 0]
+    python benchmarks/bench_quality.py [--datasets digits mnist] [--seeds 0] \
+        [--extra '{"label": {SiameseEmbedder params}}']
 
 ``--figure PATH`` draws the 1-NN error and the fit time of each method
 (a dot per seed), ``--results PATH`` writes the values as JSON.
 """
 
 import argparse
+import functools
+import json
 import time
 
 import numpy as np
@@ -110,6 +113,11 @@ def fit_ours(X_tr, y_tr, seed):
     return SiameseEmbedder(random_state=seed).fit(X_tr, y_tr).transform
 
 
+def fit_with(params, X_tr, y_tr, seed):
+    """A row of ``--extra``: ``SiameseEmbedder(**params)``."""
+    return SiameseEmbedder(random_state=seed, **params).fit(X_tr, y_tr).transform
+
+
 METHODS = {
     "raw pixels": lambda X, y, s: lambda Z: Z,
     "NCA (PCA100 + NCA64)": fit_nca,
@@ -123,18 +131,26 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["digits", "mnist"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument(
+        "--extra",
+        default="{}",
+        help='JSON {"label": {SiameseEmbedder params}} of further rows',
+    )
     add_output_options(parser)
     args = parser.parse_args()
+    methods = {m: METHODS[m] for m in args.methods}
+    for label, params in json.loads(args.extra).items():
+        methods[label] = functools.partial(fit_with, params)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     runs = {}
     for name in args.datasets:
         X_tr, X_te, y_tr, y_te = digits() if name == "digits" else mnist_5000()
         rows, base = [], None
-        for method in args.methods:
+        for method, fit in methods.items():
             accs, secs = [], []
             for seed in args.seeds:
                 with Timer() as t:
-                    transform = METHODS[method](X_tr, y_tr, seed)
+                    transform = fit(X_tr, y_tr, seed)
                 accs.append(knn1(transform(X_tr), y_tr, transform(X_te), y_te))
                 secs.append(t.seconds)
             runs.setdefault(name, {})[method] = {"accuracy": accs, "fit_s": secs}

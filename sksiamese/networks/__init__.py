@@ -15,8 +15,9 @@ The registered names:
   descriptors).
 * ``"mlp3"``: :class:`MLP3`, three dense ReLU layers of 128 with dropout
   0.1, the network of the Keras MNIST Siamese example trained with RMSprop.
-* ``"conv"``: :class:`ConvNet`, 3x3 convolution and batch-norm stages that
-  adapt to the image size (the default for images).
+* ``"conv"``: :class:`ConvNet`, four 3x3 convolution and batch-norm stages
+  of 64 channels (the Conv-4 of few-shot learning) that adapt to the image
+  size (the default for images).
 * ``"small_conv"``: :class:`SmallConvNet`, conv32-pool-conv64-pool-dense128,
   the Keras MNIST Siamese example trained with a contrastive loss.
 * ``"conv_bn"``: :class:`ConvBNNet`, conv64-pool-conv128-pool-dense128-

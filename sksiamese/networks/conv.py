@@ -37,9 +37,9 @@ class ConvNet(nn.Module):
     """A small convolutional encoder that adapts to the image size.
 
     Each stage is a 3x3 convolution (padding 1), optional batch norm, ReLU
-    and a 2x2 max-pool while the feature map is larger than ``min_size``;
-    the map is then average-pooled to at most ``pool_size`` and fed to a
-    dense head.
+    and a 2x2 max-pool while the feature map is at least 4 pixels on each
+    side; the map is then average-pooled to at most ``pool_size`` and fed
+    to a dense head.
 
     Parameters
     ----------
@@ -47,10 +47,13 @@ class ConvNet(nn.Module):
         ``(channels, height, width)`` of one image.
     embedding_dim : int, default=64
         Width of the output embedding.
-    channels : tuple of int, default=(32, 64)
-        Output channels of the convolution stages.
-    hidden : int, default=128
-        Width of the dense layer before the embedding; 0 for none.
+    channels : tuple of int, default=(64, 64, 64, 64)
+        Output channels of the convolution stages: four of 64 by default,
+        the width of the Conv-4 of few-shot learning, which one-shot
+        recognition of new classes needs (the benchmarks page compares it
+        with two stages of 32 and 64).
+    hidden : int, default=0
+        Width of a dense layer before the embedding; 0 for none.
     dropout : float, default=0.0
         Dropout before the embedding layer.
     batch_norm : bool, default=True
@@ -70,8 +73,8 @@ class ConvNet(nn.Module):
         self,
         input_shape,
         embedding_dim=64,
-        channels=(32, 64),
-        hidden=128,
+        channels=(64, 64, 64, 64),
+        hidden=0,
         dropout=0.0,
         batch_norm=True,
         pool_size=4,
