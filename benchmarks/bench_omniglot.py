@@ -43,7 +43,8 @@ what their name says:
 
 ``--extra`` adds rows of ``SiameseEmbedder`` parameters (JSON), with
 ``"rotation_classes": true`` to fit the embedder in
-:class:`~sksiamese.classes.RotationClasses`.
+:class:`~sksiamese.classes.RotationClasses`, and ``"affine": {...}``
+for ``augment=RandomAffine(...)`` with those parameters.
 
 Fit time is wall-clock and CPU (process) seconds per fit; on a shared
 machine the CPU seconds compare better.
@@ -76,6 +77,7 @@ from bench_quality import train_pml
 from sklearn.utils import Bunch
 
 from sksiamese import SiameseEmbedder
+from sksiamese.augment import RandomAffine
 from sksiamese.classes import RotationClasses
 from sksiamese.datasets import load_omniglot
 from sksiamese.evaluation import one_shot_evaluate
@@ -226,6 +228,8 @@ def embedder(method, params, seed, epochs, device):
     :class:`RotationClasses` with ``"rotation_classes": true``."""
     params = dict(params)
     rotations = params.pop("rotation_classes", False)
+    if "affine" in params:
+        params["augment"] = RandomAffine(**params.pop("affine"))
     if method != DEFAULTS:
         params.setdefault("max_epochs", method_epochs(params, epochs))
         params.setdefault("device", device)

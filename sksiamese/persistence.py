@@ -452,8 +452,21 @@ class _Reader:
             est.device_ = "cpu"
         est.device_ = resolve_device(est.device_)
         net = est._rebuild_net(len(getattr(est, "classes_", [])) or None)
-        net.module_.load_state_dict(self._state(fitted["module"]))
-        net.criterion_.load_state_dict(self._state(fitted["criterion"]))
+        try:
+            net.module_.load_state_dict(self._state(fitted["module"]))
+            net.criterion_.load_state_dict(self._state(fitted["criterion"]))
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ValueError(
+                "The weights in the model file do not fit the network that its "
+                f"parameters build with this version of sksiamese ({first} ...). "
+                "A default network can change from version to version: "
+                "ConvNet's became four stages of 64 channels without a hidden "
+                "layer in 0.2 (from channels=(32, 64) and hidden=128). Load "
+                "the file with the version that saved it, or fit again; models "
+                "that name every network parameter in network_params load "
+                "across such changes."
+            ) from None
         net.history = History(self.value(fitted["history"]))
         est.net_ = net
         est.history_ = net.history

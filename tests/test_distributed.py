@@ -217,7 +217,7 @@ def test_only_rank_0_prints(ranks):
     quiet0, verbose0 = rank0.split("verbose fit:")
     # verbose=0 prints nothing on any rank; verbose=1 the table on rank 0
     assert "train_loss" not in quiet0
-    assert len(re.findall(r"epoch\s+train_loss", verbose0)) == 1  # the table
+    assert len(re.findall(r"epoch\s+(?:lr\s+)?train_loss", verbose0)) == 1  # the table
     # nor the table nor the progress bar (which shows train_loss) on rank 1
     assert "verbose fit:" in rank1 and "train_loss" not in rank1
 

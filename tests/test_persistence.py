@@ -215,3 +215,27 @@ def test_a_loaded_embedder_trains_on_with_warm_start(small_digits, tmp_path):
     back.fit(X, y)  # goes on from the saved weights, with a fresh optimiser
     assert back.n_iter_ == 4
     assert not np.allclose(back.transform(X), before, atol=1e-4)
+
+
+def test_weights_of_another_default_network_are_refused_clearly(small_digits, tmp_path):
+    # a file saved when ConvNet's defaults were two stages and a dense layer:
+    # its parameters name no network_params, its weights are of that network
+    X, y = small_digits
+    old = fast(max_epochs=1, network_params={"channels": (32, 64), "hidden": 128})
+    path = tmp_path / "old.zip"
+    save_model(old.fit(X, y), path)
+    with zipfile.ZipFile(path) as archive:
+        tree = json.loads(archive.read("model.json"))
+        blob = archive.read("tensors.pt")
+    tree["estimator"]["params"]["network_params"] = None
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model.json", json.dumps(tree))
+        archive.writestr("tensors.pt", blob)
+    with pytest.raises(
+        ValueError, match="do not fit the network.*channels=\\(32, 64\\)"
+    ):
+        load_model(path)
+    # naming them in full loads across the change
+    np.testing.assert_array_equal(
+        _round_trip(old, tmp_path).transform(X), old.transform(X)
+    )
