@@ -18,8 +18,9 @@ plain data, a pickle. What can be saved so: :class:`~sksiamese.SiameseEmbedder`
 with a named network, loss, miner and optimiser (and an
 :class:`~sksiamese.images.ImageReader`); :class:`~sksiamese.SiameseVerifier`
 and :class:`~sksiamese.Gallery` built on such embedders, in Pipelines,
-FeatureUnions and FrozenEstimators; the package's transformers and a few
-scikit-learn ones (:data:`SAFE_CLASSES`). A model fitted on a GPU loads on a
+FeatureUnions, FrozenEstimators and
+:class:`~sksiamese.classes.RotationClasses`; the package's transformers and
+a few scikit-learn ones (:data:`SAFE_CLASSES`). A model fitted on a GPU loads on a
 CPU-only machine.
 
 Examples
@@ -55,6 +56,7 @@ from skorch.history import History
 from ._embedder import SiameseEmbedder
 from ._training import resolve_device
 from ._verifier import SiameseVerifier
+from .classes import RotationClasses
 from .features import FaceDescriptors, GaborFeatures
 from .gallery import Gallery
 from .images import ImageReader
@@ -151,6 +153,21 @@ class _Writer:
             }
         if isinstance(est, FrozenEstimator):
             return {"class": "FrozenEstimator", "inner": self.estimator(est.estimator)}
+        if isinstance(est, RotationClasses):
+            tree = {
+                "class": "RotationClasses",
+                "params": {"angles": self.value(est.angles, "angles")},
+                "embedder": None
+                if est.embedder is None
+                else self.estimator(est.embedder),
+            }
+            if hasattr(est, "embedder_"):
+                tree["fitted"] = {
+                    "embedder_": self.estimator(est.embedder_),
+                    "classes_": self.value(est.classes_, "classes_"),
+                    "n_features_in_": int(est.n_features_in_),
+                }
+            return tree
         if isinstance(est, IsotonicRegression):  # its interpolator is rebuilt
             return {
                 "class": "IsotonicRegression",
@@ -165,7 +182,8 @@ class _Writer:
         raise ValueError(
             f"{type(est).__name__} cannot be saved without pickle; the "
             f"classes that can are SiameseEmbedder, SiameseVerifier, Gallery, "
-            f"Pipeline, FeatureUnion, FrozenEstimator and {sorted(SAFE_CLASSES)}."
+            f"Pipeline, FeatureUnion, FrozenEstimator, RotationClasses and "
+            f"{sorted(SAFE_CLASSES)}."
         )
 
     def plain(self, est):
@@ -415,6 +433,7 @@ class _Reader:
             "Pipeline": self.composite,
             "FeatureUnion": self.composite,
             "FrozenEstimator": lambda t: FrozenEstimator(self.estimator(t["inner"])),
+            "RotationClasses": self.rotation_classes,
             "IsotonicRegression": lambda t: IsotonicRegression(**self.params(t)).fit(
                 *(self.value(v) for v in t["points"])
             ),
@@ -429,6 +448,18 @@ class _Reader:
         est = SAFE_CLASSES[name](**self.params(tree))
         for k, v in {**tree.get("fitted", {}), **tree.get("private", {})}.items():
             setattr(est, k, self.value(v))
+        return est
+
+    def rotation_classes(self, tree):
+        embedder = tree.get("embedder")
+        est = RotationClasses(
+            None if embedder is None else self.estimator(embedder), **self.params(tree)
+        )
+        fitted = tree.get("fitted")
+        if fitted is not None:
+            est.embedder_ = self.estimator(fitted["embedder_"])
+            est.classes_ = self.value(fitted["classes_"])
+            est.n_features_in_ = int(fitted["n_features_in_"])
         return est
 
     def composite(self, tree):

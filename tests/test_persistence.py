@@ -239,3 +239,17 @@ def test_weights_of_another_default_network_are_refused_clearly(small_digits, tm
     np.testing.assert_array_equal(
         _round_trip(old, tmp_path).transform(X), old.transform(X)
     )
+
+
+def test_rotation_classes_round_trip(small_digits, tmp_path):
+    from sksiamese.classes import RotationClasses
+
+    X, y = small_digits
+    model = RotationClasses(fast(max_epochs=1), angles=(180,)).fit(X, y)
+    back = _round_trip(model, tmp_path)
+    assert type(back) is RotationClasses and back.angles == (180,)
+    np.testing.assert_array_equal(back.transform(X), model.transform(X))
+    np.testing.assert_array_equal(back.classes_, model.classes_)
+    assert back.get_params()["embedder__max_epochs"] == 1
+    unfitted = _round_trip(RotationClasses(), tmp_path, "unfitted.zip")
+    assert unfitted.embedder is None and not hasattr(unfitted, "embedder_")
