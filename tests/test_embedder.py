@@ -241,8 +241,14 @@ def test_pickle_round_trip(small_digits, tmp_path, how):
         back = pickle.loads(pickle.dumps(emb))
     np.testing.assert_array_equal(back.transform(X), emb.transform(X))
     assert back.device_ == "cpu"
-    # the pickle holds the model, not the training data
-    assert len(pickle.dumps(emb)) < 20 * X.nbytes
+    # the pickle holds the model, not the training data: no stretch of the
+    # training images' bytes is in it, and it is about the size of the
+    # weights and the optimiser's two moments of them
+    blob = pickle.dumps(emb)
+    for start in (0, X.nbytes // 2):
+        assert X.tobytes()[start : start + 1024] not in blob
+    weights = sum(p.numel() * p.element_size() for p in emb.module_.parameters())
+    assert len(blob) < 3 * weights + 200_000
 
 
 def test_clone_gives_unfitted_copy_with_same_params(small_digits):
