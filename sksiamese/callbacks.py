@@ -2,7 +2,9 @@
 
 They are skorch callbacks, passed as ``callbacks=[...]`` (or ``(name,
 callback)`` tuples) and cloned, pickled and searched over with the
-estimator.
+estimator. ``lr_schedule="warmup_cosine"``, the default, adds
+:class:`WarmupCosineLR` itself; a schedule of one's own among the
+callbacks needs ``lr_schedule="constant"``.
 """
 
 import math
@@ -44,7 +46,7 @@ class WarmupCosineLR(Callback):
     >>> from sksiamese import SiameseEmbedder
     >>> from sksiamese.callbacks import WarmupCosineLR
     >>> X, y = load_digits(return_X_y=True)
-    >>> emb = SiameseEmbedder(max_epochs=3, random_state=0,
+    >>> emb = SiameseEmbedder(max_epochs=3, random_state=0, lr_schedule="constant",
     ...                       callbacks=[WarmupCosineLR(warmup_epochs=1)])
     >>> emb = emb.fit(X[:200], y[:200])
     >>> [round(lr / emb.lr, 2) for lr in emb.history_[:, "lr"]]
