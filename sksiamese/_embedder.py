@@ -701,7 +701,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"lr_schedule={self.lr_schedule!r} sets one too; pass "
                     'lr_schedule="constant" to train with yours alone.'
                 )
-        return WarmupCosineLR(warmup_epochs=self.max_epochs // 10)
+        return WarmupCosineLR(warmup_epochs=self._warmup_epochs())
+
+    def _warmup_epochs(self):
+        """Warm-up of ``lr_schedule="warmup_cosine"``: a tenth of the epochs."""
+        return self.max_epochs // 10
 
     def _continue(self, train, valid, seed, session=None):
         """Train the fitted net for ``max_epochs`` more epochs."""
@@ -720,7 +724,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 net.callbacks_
             ):
                 net.set_params(
-                    callbacks__lr_schedule__warmup_epochs=self.max_epochs // 10
+                    callbacks__lr_schedule__warmup_epochs=self._warmup_epochs()
                 )
         finally:
             net.verbose = verbose

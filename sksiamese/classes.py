@@ -24,6 +24,8 @@ from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import encode_labels
+from ._embedder import SiameseEmbedder
+from .images import as_paths
 
 __all__ = ["RotationClasses"]
 
@@ -34,9 +36,7 @@ def _image_axes(X, embedder):
     """``X`` as an array of images ``(n, height, width[, channels])`` and the
     shape to give the rotated images back: 2-D rows are images of the
     embedder's ``input_shape``."""
-    if isinstance(X, (str, bytes)) or (
-        not hasattr(X, "shape") and len(X) and isinstance(X[0], (str, bytes))
-    ):
+    if isinstance(X, str | bytes) or as_paths(X) is not None:
         raise ValueError(
             "RotationClasses rotates images held in an array; X holds file "
             "paths. Read them into an array first, for example with "
@@ -161,8 +161,6 @@ class RotationClasses(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         self : RotationClasses
         """
-        from ._embedder import SiameseEmbedder
-
         angles = self._check_angles()
         embedder = SiameseEmbedder() if self.embedder is None else self.embedder
         images, row_shape = _image_axes(X, embedder)
