@@ -369,9 +369,10 @@ def make_embedder(args):
     return embedder
 
 
-def make_verifier(args):
+def make_verifier(args, embedder=None):
+    """The verifier of ``args`` on ``embedder`` (None: :func:`make_embedder`'s)."""
     return SiameseVerifier(
-        make_embedder(args),
+        make_embedder(args) if embedder is None else embedder,
         calibration=args.calibration,
         calibration_holdout=args.holdout,
         calibration_cv=args.cv or None,
@@ -454,20 +455,13 @@ def fisherfaces_verifiers(args, pixels, images, target, train, test, idx, same):
     threshold)}`` on the test pairs."""
     out = {}
     for name, X in (("fisherfaces", pixels), ("fisherfaces_full", images)):
-        baseline = SiameseVerifier(
-            make_pipeline(
-                Flatten(),
-                PCA(args.baseline_components, whiten=True, random_state=0),
-                LinearDiscriminantAnalysis(),
-            ),
-            calibration=args.calibration,
-            calibration_holdout=args.holdout,
-            calibration_cv=args.cv or None,
-            **({} if args.strategy is None else {"threshold_strategy": args.strategy}),
-            random_state=args.seed,
-        ).fit(X[train], target[train])
-        X_test = X[test]
-        pairs = np.stack([X_test[idx[:, 0]], X_test[idx[:, 1]]], axis=1)
+        fisherfaces = make_pipeline(
+            Flatten(),
+            PCA(args.baseline_components, whiten=True, random_state=0),
+            LinearDiscriminantAnalysis(),
+        )
+        baseline = make_verifier(args, fisherfaces).fit(X[train], target[train])
+        pairs = as_pairs(X[test], idx)
         auc = roc_auc_score(same, baseline.decision_function(pairs))
         out[name] = (auc, float(np.mean(baseline.predict(pairs) == same)))
     return out
@@ -757,9 +751,14 @@ def timed_fit(verifier, X, y):
     return time.perf_counter() - wall0, time.process_time() - cpu0
 
 
+def as_pairs(X, idx):
+    """The pairs of samples of ``X`` that the index pairs ``idx`` name."""
+    return np.stack([X[idx[:, 0]], X[idx[:, 1]]], axis=1)
+
+
 def pair_figures(verifier, X_test, y_test, idx, same):
     """Ranking, threshold and probability figures on the test pairs."""
-    pairs = np.stack([X_test[idx[:, 0]], X_test[idx[:, 1]]], axis=1)
+    pairs = as_pairs(X_test, idx)
     distances = -quietly(verifier.decision_function, pairs)
     proba = verifier.predict_proba(pairs)[:, 1]
     cal_d, cal_same = verifier.calibration_distances_, verifier.calibration_same_
