@@ -123,23 +123,30 @@ METHODS = {
 # ---- the two protocols ---------------------------------------------------------
 
 
-def load(data, size):
+ARCHIVES = ("images_background_small1.zip", "images_background_small2.zip")
+
+
+def read_archives(data, size):
+    """The two minimal background sets, ``small1`` and ``small2``, read once
+    for every protocol."""
+    return tuple(load_omniglot(data / name, image_size=size) for name in ARCHIVES)
+
+
+def load(archives):
     """The current protocol: ``small1`` to train on, and ``small2`` with a
     mask of the rows of the alphabets that ``small1`` does not hold."""
-    train = load_omniglot(data / "images_background_small1.zip", image_size=size)
-    test = load_omniglot(data / "images_background_small2.zip", image_size=size)
+    train, test = archives
     seen = set(train.alphabet_names)
     unseen = [i for i, a in enumerate(test.alphabet_names) if a not in seen]
     keep = np.isin(test.alphabet, unseen)
     return train, test, keep
 
 
-def load_alphabets(data, size):
+def load_alphabets(archives):
     """Both minimal background sets as one, each distinct alphabet once
     (Greek and Latin, in both archives, from the first)."""
     images, chars, alphabets = [], [], []
-    for name in ("images_background_small1.zip", "images_background_small2.zip"):
-        part = load_omniglot(data / name, image_size=size)
+    for part in archives:
         for a, alphabet in enumerate(part.alphabet_names):
             if alphabet in alphabets:
                 continue
@@ -160,14 +167,15 @@ def load_alphabets(data, size):
     )
 
 
-def folds(protocol, data, size, holdout=None):
-    """``(fold, train Bunch, test Bunch)`` of a protocol: one fold for
-    ``current``, one per held-out alphabet for ``lao``."""
+def folds(protocol, archives, holdout=None):
+    """``(fold, train Bunch, test Bunch)`` of a protocol on the archives of
+    :func:`read_archives`: one fold for ``current``, one per held-out
+    alphabet for ``lao``."""
     if protocol == "current":
-        train, test, keep = load(data, size)
+        train, test, keep = load(archives)
         yield "small1 -> small2", train, subset(test, keep)
         return
-    pool = load_alphabets(data, size)
+    pool = load_alphabets(archives)
     unknown = set(holdout or ()) - set(pool.alphabet_names)
     if unknown:
         raise SystemExit(
@@ -370,9 +378,8 @@ def main():
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     where = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    protocols = {
-        p: list(folds(p, args.data, args.size, args.holdout)) for p in args.protocols
-    }
+    archives = read_archives(args.data, args.size)
+    protocols = {p: list(folds(p, archives, args.holdout)) for p in args.protocols}
     print(
         f"torch {torch.__version__} on {where}, {torch.get_num_threads()} threads; "
         f"{args.size}x{args.size} images, {args.epochs} epochs, seeds {args.seeds}"

@@ -26,7 +26,7 @@ def omniglot(shared_data):
 
 
 def test_the_two_archives_hold_eight_distinct_alphabets(bench, omniglot):
-    pool = bench.load_alphabets(omniglot, 8)
+    pool = bench.load_alphabets(bench.read_archives(omniglot, 8))
     assert len(pool.alphabet_names) == 8
     assert {"Greek", "Latin", "Tagalog", "Korean"} <= set(pool.alphabet_names)
     assert len(pool.target_names) == 242
@@ -41,7 +41,7 @@ def test_the_two_archives_hold_eight_distinct_alphabets(bench, omniglot):
 
 
 def test_leave_one_alphabet_out_holds_each_out_once(bench, omniglot):
-    folds = list(bench.folds("lao", omniglot, 8))
+    folds = list(bench.folds("lao", bench.read_archives(omniglot, 8)))
     assert [f[0] for f in folds] == sorted(f[0] for f in folds)
     assert len(folds) == 8
     for name, train, test in folds:
@@ -50,21 +50,25 @@ def test_leave_one_alphabet_out_holds_each_out_once(bench, omniglot):
         assert name not in set(train.alphabet_names[np.unique(train.alphabet)])
         assert not set(train.target) & set(test.target)
         assert len(train.images) + len(test.images) == 4840
-    some = list(bench.folds("lao", omniglot, 8, holdout=["Korean", "Tagalog"]))
+    some = list(
+        bench.folds(
+            "lao", bench.read_archives(omniglot, 8), holdout=["Korean", "Tagalog"]
+        )
+    )
     assert [f[0] for f in some] == ["Korean", "Tagalog"]
     with pytest.raises(SystemExit, match="no such alphabet"):
-        list(bench.folds("lao", omniglot, 8, holdout=["Klingon"]))
+        list(bench.folds("lao", bench.read_archives(omniglot, 8), holdout=["Klingon"]))
 
 
 def test_the_current_protocol_tests_the_unseen_alphabets_of_small2(bench, omniglot):
-    [(_, train, test)] = bench.folds("current", omniglot, 8)
+    [(_, train, test)] = bench.folds("current", bench.read_archives(omniglot, 8))
     unseen = set(test.alphabet_names[np.unique(test.alphabet)])
     assert unseen == {"Japanese_(katakana)", "Sanskrit", "Tagalog"}
     assert len(train.images) == 2720
 
 
 def test_errors_are_20_way_except_for_smaller_alphabets(bench, omniglot):
-    [(_, train, test)] = bench.folds("current", omniglot, 8)
+    [(_, train, test)] = bench.folds("current", bench.read_archives(omniglot, 8))
     Z = test.images.reshape(len(test.images), -1).astype(float)
     errors = bench.alphabet_errors(Z, test, seed=0)
     assert {a: n for a, (n, _) in errors.items()} == {
