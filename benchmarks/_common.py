@@ -27,6 +27,24 @@ def digits():
     )
 
 
+def extra_embedder(params, **defaults):
+    """The estimator of an ``--extra`` row of ``SiameseEmbedder`` parameters:
+    ``"affine": {...}`` gives ``augment=RandomAffine(...)``, and
+    ``"rotation_classes": true`` wraps the embedder in
+    :class:`~sksiamese.classes.RotationClasses`; ``defaults`` are the
+    parameters the row does not set."""
+    from sksiamese import SiameseEmbedder
+    from sksiamese.augment import RandomAffine
+    from sksiamese.classes import RotationClasses
+
+    params = {**defaults, **params}
+    rotations = params.pop("rotation_classes", False)
+    if "affine" in params:
+        params["augment"] = RandomAffine(**params.pop("affine"))
+    est = SiameseEmbedder(**params)
+    return RotationClasses(est) if rotations else est
+
+
 def knn1(train, y_train, test, y_test):
     from sklearn.neighbors import KNeighborsClassifier
 

@@ -41,10 +41,12 @@ what their name says:
 * ``SiameseEmbedder()`` with every parameter at its default (when that is
   one of the rows above, its result is reused).
 
-``--extra`` adds rows of ``SiameseEmbedder`` parameters (JSON), with
-``"rotation_classes": true`` to fit the embedder in
-:class:`~sksiamese.classes.RotationClasses`, and ``"affine": {...}``
-for ``augment=RandomAffine(...)`` with those parameters.
+``--extra`` adds rows (JSON ``{"label": {...}}``): ``SiameseEmbedder``
+parameters, with ``"rotation_classes": true`` to fit the embedder in
+:class:`~sksiamese.classes.RotationClasses` and ``"affine": {...}`` for
+``augment=RandomAffine(...)`` with those parameters; or
+``{"pml_same_time_as": "LABEL"}``, pytorch-metric-learning's Conv-4
+trained for as long as row ``LABEL``.
 
 Fit time is wall-clock and CPU (process) seconds per fit; on a shared
 machine the CPU seconds compare better.
@@ -72,12 +74,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_output_options, table, write_outputs
+from _common import add_output_options, extra_embedder, table, write_outputs
 from bench_quality import train_pml
 from sklearn.utils import Bunch
 
 from sksiamese import SiameseEmbedder
-from sksiamese.augment import RandomAffine
 from sksiamese.classes import RotationClasses
 from sksiamese.datasets import load_omniglot
 from sksiamese.evaluation import one_shot_evaluate
@@ -232,17 +233,13 @@ def method_epochs(params, epochs):
 
 
 def embedder(method, params, seed, epochs, device):
-    """The estimator of a row of ``SiameseEmbedder`` parameters, in
-    :class:`RotationClasses` with ``"rotation_classes": true``."""
-    params = dict(params)
-    rotations = params.pop("rotation_classes", False)
-    if "affine" in params:
-        params["augment"] = RandomAffine(**params.pop("affine"))
+    """The estimator of a row of ``SiameseEmbedder`` parameters (see
+    :func:`_common.extra_embedder`); rows other than the defaults' train
+    for ``epochs`` (a third for random triplets) on ``device``."""
+    defaults = {"random_state": seed}
     if method != DEFAULTS:
-        params.setdefault("max_epochs", method_epochs(params, epochs))
-        params.setdefault("device", device)
-    est = SiameseEmbedder(random_state=seed, **params)
-    return RotationClasses(est) if rotations else est
+        defaults.update(max_epochs=method_epochs(params, epochs), device=device)
+    return extra_embedder(params, **defaults)
 
 
 def same_fit_key(est, device):
@@ -338,6 +335,18 @@ def summary(records):
     }
 
 
+def extra_rows(rows):
+    """``--extra`` rows: ``{"pml_same_time_as": LABEL}`` is the Conv-4 of
+    pytorch-metric-learning trained for as long as row ``LABEL``; any other
+    row holds ``SiameseEmbedder`` parameters."""
+    return {
+        label: PML(CONV4, same_time_as=params["pml_same_time_as"])
+        if "pml_same_time_as" in params
+        else params
+        for label, params in rows.items()
+    }
+
+
 def run_order(methods):
     """Rows that take another row's time after that row."""
     later = [m for m, p in methods.items() if isinstance(p, PML) and p.same_time_as]
@@ -373,7 +382,7 @@ def main():
     add_output_options(parser)
     args = parser.parse_args()
     methods = {m: METHODS[m] for m in args.methods}
-    methods.update(json.loads(args.extra))
+    methods.update(extra_rows(json.loads(args.extra)))
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -14,6 +14,10 @@ held-out quarter and fit time for:
     python benchmarks/bench_quality.py [--datasets digits mnist] [--seeds 0] \
         [--extra '{"label": {SiameseEmbedder params}}']
 
+An ``--extra`` row may also hold ``"rotation_classes": true`` (the
+embedder in :class:`~sksiamese.classes.RotationClasses`) and
+``"affine": {...}`` (``augment=RandomAffine(...)``).
+
 ``--figure PATH`` draws the 1-NN error and the fit time of each method
 (a dot per seed), ``--results PATH`` writes the values as JSON.
 """
@@ -29,6 +33,7 @@ from _common import (
     Timer,
     add_output_options,
     digits,
+    extra_embedder,
     knn1,
     mnist_5000,
     table,
@@ -114,8 +119,8 @@ def fit_ours(X_tr, y_tr, seed):
 
 
 def fit_with(params, X_tr, y_tr, seed):
-    """A row of ``--extra``: ``SiameseEmbedder(**params)``."""
-    return SiameseEmbedder(random_state=seed, **params).fit(X_tr, y_tr).transform
+    """A row of ``--extra`` (see :func:`_common.extra_embedder`)."""
+    return extra_embedder(params, random_state=seed).fit(X_tr, y_tr).transform
 
 
 METHODS = {

@@ -90,3 +90,25 @@ def test_a_row_on_another_rows_time_needs_that_row(bench):
         bench.run_order(methods)
     methods["defaults"] = {}
     assert bench.run_order(methods) == ["raw pixels", "defaults", "pml C4"]
+
+
+def test_extra_rows_build_embedders_and_pml_rows_on_another_rows_time(bench):
+    rows = bench.extra_rows(
+        {
+            "rot": {"max_epochs": 3, "rotation_classes": True},
+            "pml": {"pml_same_time_as": "rot"},
+        }
+    )
+    assert rows["pml"] == bench.PML(bench.CONV4, same_time_as="rot")
+    assert bench.run_order({"pml": rows["pml"], "rot": rows["rot"]}) == ["rot", "pml"]
+    est = bench.embedder("rot", rows["rot"], seed=2, epochs=9, device="cpu")
+    assert isinstance(est, bench.RotationClasses)
+    assert est.embedder.max_epochs == 3  # the row's own epochs win
+    assert est.embedder.random_state == 2
+    plain = bench.embedder(
+        "x", {"affine": {"degrees": 5.0}}, seed=0, epochs=9, device="cpu"
+    )
+    assert plain.max_epochs == 9 and plain.augment.degrees == 5.0
+    # the defaults' row keeps every default but the seed
+    defaults = bench.embedder(bench.DEFAULTS, {}, seed=1, epochs=9, device="cpu")
+    assert defaults.max_epochs == bench.DEFAULT_EPOCHS and defaults.device == "auto"
