@@ -78,7 +78,11 @@ class RotationClasses(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     The copies are made in memory: ``fit`` holds ``1 + len(angles)``
     times the training images. An epoch of the embedder passes over all of
     them, so it costs as many times as long; give it proportionally fewer
-    ``max_epochs`` to train for the same time.
+    ``max_epochs`` to train for the same time. The extra classes pay off
+    with more training than that: on Omniglot's unseen alphabets, 30 epochs
+    over the copies with stronger distortions than the default's cut the
+    default's one-shot error by a quarter (the benchmarks page has the
+    figures).
 
     Parameters
     ----------
