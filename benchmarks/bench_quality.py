@@ -114,10 +114,6 @@ def train_pml(
     return transform, n_epochs
 
 
-def fit_ours(X_tr, y_tr, seed):
-    return SiameseEmbedder(random_state=seed).fit(X_tr, y_tr).transform
-
-
 def fit_with(params, X_tr, y_tr, seed):
     """A row of ``--extra`` (see :func:`_common.extra_embedder`)."""
     return extra_embedder(params, random_state=seed).fit(X_tr, y_tr).transform
@@ -127,7 +123,7 @@ METHODS = {
     "raw pixels": lambda X, y, s: lambda Z: Z,
     "NCA (PCA100 + NCA64)": fit_nca,
     "pml semi-hard, same net": fit_pml,
-    "SiameseEmbedder()": fit_ours,
+    "SiameseEmbedder()": functools.partial(fit_with, {}),
 }
 
 
