@@ -87,7 +87,8 @@ from sksiamese.losses import resolve_miner
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "omniglot"
 DEFAULT_EPOCHS = SiameseEmbedder().max_epochs
 DEFAULTS = "SiameseEmbedder() (defaults)"
-CONV4 = {"channels": [64, 64, 64, 64], "hidden": 0}
+#: the Conv-4 of few-shot learning: four stages of 64 channels, no dropout
+CONV4 = {"channels": [64, 64, 64, 64], "hidden": 0, "dropout": 0.0}
 N_WAY = 20
 
 

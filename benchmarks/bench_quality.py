@@ -61,18 +61,18 @@ def fit_nca(X_tr, y_tr, seed):
     return lambda X: model.transform(X.reshape(len(X), -1))
 
 
-def fit_pml(X_tr, y_tr, seed, epochs=20, lr=None):
+def fit_pml(X_tr, y_tr, seed, epochs=None, lr=None):
     return train_pml(X_tr, y_tr, seed, epochs=epochs, lr=lr)[0]
 
 
 def train_pml(
-    X_tr, y_tr, seed, epochs=20, lr=None, network_params=None, cpu_budget=None
+    X_tr, y_tr, seed, epochs=None, lr=None, network_params=None, cpu_budget=None
 ):
     """pytorch-metric-learning's semi-hard triplets in a hand-written loop on
     the library's :class:`ConvNet` (with ``network_params``): ``epochs``
-    epochs or, with ``cpu_budget``, whole epochs until that many seconds of
-    process CPU time are spent. Returns the embedding function and the
-    number of epochs trained."""
+    epochs (the library's default when None) or, with ``cpu_budget``,
+    whole epochs until that many seconds of process CPU time are spent.
+    Returns the embedding function and the number of epochs trained."""
     from pytorch_metric_learning import losses, miners, samplers
 
     start = time.process_time()
@@ -80,7 +80,9 @@ def train_pml(
     shape = network_input_shape(X_tr.shape[1:])
     network = ConvNet(shape, embedding_dim=64, **(network_params or {}))
     model = Encoder(network, normalize=True)
-    lr = SiameseEmbedder().lr if lr is None else lr  # the library's default
+    defaults = SiameseEmbedder()  # the library's epochs and learning rate
+    epochs = defaults.max_epochs if epochs is None else epochs
+    lr = defaults.lr if lr is None else lr
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = losses.TripletMarginLoss(margin=0.2)
     miner = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")

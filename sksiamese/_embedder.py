@@ -188,10 +188,13 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         used as is. ``"auto"`` is ``"affine"`` for images and nothing for
         feature rows; the other values raise a ``ValueError`` for feature
         rows. Validation batches and ``transform`` never see augmentation.
-    max_epochs : int, default=20
+    max_epochs : int, default=60
         Number of passes over the data; each pass draws new tuples in which
         every training sample is an anchor once. 0 leaves the network as
-        initialised (with a warning), an untrained baseline.
+        initialised (with a warning), an untrained baseline. 60 rather
+        than 20 lowered the one-shot error on new classes by a tenth and
+        kept or raised 1-NN accuracy on digits and MNIST, for three times
+        the fit time (the benchmarks page, "Defaults").
     batch_size : int, default=128
         Pairs or triplets per optimisation step with ``miner="random"`` and
         in :meth:`fit_pairs`; samples per balanced batch with online
@@ -382,7 +385,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         miner="auto",
         m_per_class=4,
         augment="auto",
-        max_epochs=20,
+        max_epochs=60,
         batch_size=128,
         num_workers=0,
         optimizer="adam",
