@@ -194,8 +194,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         initialised (with a warning), an untrained baseline. 60 rather
         than 20 lowered the one-shot error on new classes by a tenth and
         kept or raised 1-NN accuracy on digits and MNIST, for three times
-        the fit time (the benchmarks page, "Choosing the
-        defaults").
+        the fit time (the benchmarks page, "Choosing the defaults").
     batch_size : int, default=128
         Pairs or triplets per optimisation step with ``miner="random"`` and
         in :meth:`fit_pairs`; samples per balanced batch with online

@@ -56,9 +56,8 @@ class ConvNet(nn.Module):
         Width of a dense layer before the embedding; 0 for none.
     dropout : float, default=0.3
         Dropout before the embedding layer: 0.3 lowered the one-shot error
-        on new classes against none, and left digits and MNIST as they
-        were (the benchmarks page, "Choosing the
-        defaults").
+        on new classes against none, and kept digits and MNIST level (the
+        benchmarks page, "Choosing the defaults").
     batch_norm : bool, default=True
         Batch normalisation after each convolution.
     pool_size : int, default=4
