@@ -27,17 +27,44 @@ def digits():
     )
 
 
+def build_objects(value):
+    """An ``--extra`` value with every ``{"@": "module.Name", **params}`` in
+    it, at any depth, replaced by ``module.Name(**params)``: a loss, an
+    augmentation or a network that JSON cannot name otherwise, e.g.
+    ``{"@": "sksiamese.losses.MultiSimilarityLoss", "beta": 10}``."""
+    import importlib
+
+    if isinstance(value, list):
+        return [build_objects(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    value = {k: build_objects(v) for k, v in value.items()}
+    if "@" not in value:
+        return value
+    path = value.pop("@")
+    module, _, name = str(path).rpartition(".")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise SystemExit(
+            f'--extra: {{"@": {path!r}}} names no importable object ({exc}); '
+            'write it as "package.module.Name".'
+        ) from None
+    return factory(**value)
+
+
 def extra_embedder(params, **defaults):
     """The estimator of an ``--extra`` row of ``SiameseEmbedder`` parameters:
-    ``"affine": {...}`` gives ``augment=RandomAffine(...)``, and
+    ``"affine": {...}`` gives ``augment=RandomAffine(...)``,
     ``"rotation_classes": true`` wraps the embedder in
-    :class:`~sksiamese.classes.RotationClasses`; ``defaults`` are the
-    parameters the row does not set."""
+    :class:`~sksiamese.classes.RotationClasses`, and any value may build an
+    object (:func:`build_objects`); ``defaults`` are the parameters the row
+    does not set."""
     from sksiamese import SiameseEmbedder
     from sksiamese.augment import RandomAffine
     from sksiamese.classes import RotationClasses
 
-    params = {**defaults, **params}
+    params = {**defaults, **build_objects(params)}
     rotations = params.pop("rotation_classes", False)
     if "affine" in params:
         params["augment"] = RandomAffine(**params.pop("affine"))

@@ -44,7 +44,8 @@ what their name says:
 ``--extra`` adds rows (JSON ``{"label": {...}}``): ``SiameseEmbedder``
 parameters, with ``"rotation_classes": true`` to fit the embedder in
 :class:`~sksiamese.classes.RotationClasses` and ``"affine": {...}`` for
-``augment=RandomAffine(...)`` with those parameters; or
+``augment=RandomAffine(...)`` with those parameters, any value an object
+written ``{"@": "module.Name", **params}`` (an augmentation, a loss); or
 ``{"pml_same_time_as": "LABEL"}``, pytorch-metric-learning's Conv-4
 trained for as long as row ``LABEL``.
 
@@ -251,7 +252,21 @@ def same_fit_key(est, device):
     params["device"] = device if params["device"] == "auto" else params["device"]
     params["augment"] = "affine" if params["augment"] == "auto" else params["augment"]
     params["miner"] = resolve_miner(inner.miner, inner.loss)
-    return repr((type(est).__name__, sorted(params.items())))
+    return repr((type(est).__name__, sorted(map(_settled, params.items()))))
+
+
+def _settled(value):
+    """``value`` for a key of :func:`same_fit_key`: an object (a loss, an
+    augmentation of an ``--extra`` row) with its public attributes, since
+    its repr need not show them (a torch module's does not)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_settled(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _settled(v)) for k, v in value.items()))
+    if isinstance(value, type) or not hasattr(value, "__dict__"):
+        return repr(value)
+    attrs = sorted((k, repr(v)) for k, v in vars(value).items() if k[0] != "_")
+    return (type(value).__qualname__, repr(value), tuple(attrs))
 
 
 def fit(method, params, train, seed, epochs, device, cpu_budget=None):

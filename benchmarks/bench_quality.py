@@ -16,7 +16,9 @@ held-out quarter and fit time for:
 
 An ``--extra`` row may also hold ``"rotation_classes": true`` (the
 embedder in :class:`~sksiamese.classes.RotationClasses`) and
-``"affine": {...}`` (``augment=RandomAffine(...)``).
+``"affine": {...}`` (``augment=RandomAffine(...)``), and any value may
+be an object, ``{"@": "module.Name", **params}`` (e.g. ``"loss": {"@":
+"sksiamese.losses.MultiSimilarityLoss", "beta": 10}``).
 
 ``--figure PATH`` draws the 1-NN error and the fit time of each method
 (a dot per seed), ``--results PATH`` writes the values as JSON.

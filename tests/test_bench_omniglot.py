@@ -6,6 +6,7 @@ import functools
 import numpy as np
 import pytest
 
+from sksiamese.losses import MultiSimilarityLoss
 from tests._benchmarks import load_benchmark
 
 
@@ -112,3 +113,18 @@ def test_extra_rows_build_embedders_and_pml_rows_on_another_rows_time(bench):
     # the defaults' row keeps every default but the seed
     defaults = bench.embedder(bench.DEFAULTS, {}, seed=1, epochs=9, device="cpu")
     assert defaults.max_epochs == bench.DEFAULT_EPOCHS and defaults.device == "auto"
+
+
+def test_rows_with_objects_are_fitted_once_only_when_they_are_equal(bench):
+    def key(row):
+        est = bench.embedder("row", row, seed=0, epochs=60, device="cpu")
+        return bench.same_fit_key(est, "cpu")
+
+    loss = {"@": "sksiamese.losses.MultiSimilarityLoss"}
+    beta10 = {"loss": {**loss, "beta": 10}}
+    # a torch module's repr does not show beta: the key must
+    assert repr(MultiSimilarityLoss(beta=10)) == repr(MultiSimilarityLoss())
+    assert key(beta10) != key({"loss": loss})
+    assert key(beta10) == key({"loss": {**loss, "beta": 10}})
+    # the miner is compared as it resolves for the loss ("auto" is "all")
+    assert key({"loss": loss, "miner": "all"}) == key({"loss": loss})
